@@ -1,0 +1,56 @@
+"""One engine per process, resolved from the settings (configured URL or the embedded cluster)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis.db.local_server import LocalServer
+from gis.settings import Settings
+
+
+def local_server(settings: Settings) -> LocalServer:
+    """The embedded cluster that belongs to these settings' data directory."""
+    return LocalServer(Path(settings.data_dir) / "pg")
+
+
+def database_url(settings: Settings, *, start: bool = True) -> str:
+    """The configured URL, or the embedded cluster's (started on demand)."""
+    if settings.database_url:
+        return settings.database_url
+    server = local_server(settings)
+    return server.start() if start else server.url()
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """The process-wide engine for a URL (pool sized for the 2-core machines we target)."""
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def get_engine(settings: Settings) -> Engine:
+    return engine_for(database_url(settings))
+
+
+@lru_cache(maxsize=8)
+def _sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error."""
+    with _sessionmaker(engine)() as session, session.begin():
+        yield session

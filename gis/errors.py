@@ -1,0 +1,65 @@
+"""Domain exceptions; the API maps each to a status code in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class GridsafeError(Exception):
+    """Base of every error gridsafe raises on purpose; ``code`` is stable for clients."""
+
+    code = "gridsafe_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(GridsafeError):
+    code = "not_found"
+
+
+class Conflict(GridsafeError):
+    code = "conflict"
+
+
+class InvalidInput(GridsafeError):
+    code = "invalid_input"
+
+
+class DatabaseUnavailable(GridsafeError):
+    code = "database_unavailable"
+
+
+class EmbeddedDatabaseError(GridsafeError):
+    """The local PostgreSQL cluster could not be installed, created or started."""
+
+    code = "embedded_database_error"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One reason one input row was rejected (row numbers as the user sees them)."""
+
+    row: int
+    field: str
+    reason: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        shown = f" (值: {self.value})" if self.value not in (None, "") else ""
+        return f"第{self.row}行 [{self.field}] {self.reason}{shown}"
+
+
+@dataclass
+class ImportRejected(GridsafeError):
+    """An import found problems; nothing was written."""
+
+    problems: list[RowProblem] = field(default_factory=list)
+    source: str = ""
+
+    code = "import_rejected"
+
+    def __post_init__(self) -> None:
+        head = f"{self.source}: " if self.source else ""
+        super().__init__(f"{head}{len(self.problems)} problem(s); nothing was imported")
