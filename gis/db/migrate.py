@@ -21,8 +21,8 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` in one transaction."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema up to ``revision`` (all branch heads by default) in one transaction."""
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)
 
@@ -36,4 +36,5 @@ def current(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None

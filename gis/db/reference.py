@@ -1,4 +1,4 @@
-"""Reference data (departments, 三管三必须, frequency rules, checklists): loaded as data, upserted."""
+"""Reference data (departments, 三管三必须, frequency rules, checklists), loaded as data."""
 
 from __future__ import annotations
 
@@ -28,38 +28,64 @@ def load_reference(conn: Connection, directory: Path) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     departments = [
-        {"code": r["code"], "name": r["name"], "short_name": r["short_name"],
-         "supervises_safety": _flag(r["supervises_safety"])}
+        {
+            "code": r["code"],
+            "name": r["name"],
+            "short_name": r["short_name"],
+            "supervises_safety": _flag(r["supervises_safety"]),
+        }
         for r in _csv(directory / "departments.csv")
     ]
     stmt = insert(Department).values(departments)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["code"],
-        set_={c: stmt.excluded[c] for c in ("name", "short_name", "supervises_safety")},
-    ))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["code"],
+            set_={c: stmt.excluded[c] for c in ("name", "short_name", "supervises_safety")},
+        )
+    )
     counts["departments"] = len(departments)
 
     industries = _csv(directory / "industry_departments.csv")
     # Shared rows (town_code NULL) are replaced wholesale: the file is their single source.
-    conn.execute(IndustryDepartment.__table__.delete().where(IndustryDepartment.town_code.is_(None)))
-    conn.execute(insert(IndustryDepartment).values([
-        {"town_code": None, "industry_prefix": r["industry_prefix"],
-         "industry_name": r["industry_name"], "department_code": r["department_code"],
-         "high_risk": _flag(r["high_risk"]), "clause": r["clause"]}
-        for r in industries
-    ]))
+    conn.execute(
+        IndustryDepartment.__table__.delete().where(IndustryDepartment.town_code.is_(None))
+    )
+    conn.execute(
+        insert(IndustryDepartment).values(
+            [
+                {
+                    "town_code": None,
+                    "industry_prefix": r["industry_prefix"],
+                    "industry_name": r["industry_name"],
+                    "department_code": r["department_code"],
+                    "high_risk": _flag(r["high_risk"]),
+                    "clause": r["clause"],
+                }
+                for r in industries
+            ]
+        )
+    )
     counts["industry_departments"] = len(industries)
 
     rules = [
-        {"rule": r["rule"], "priority": int(r["priority"]), "applies_to": r["applies_to"],
-         "interval_months": int(r["interval_months"]), "clause": r["clause"]}
+        {
+            "rule": r["rule"],
+            "priority": int(r["priority"]),
+            "applies_to": r["applies_to"],
+            "interval_months": int(r["interval_months"]),
+            "clause": r["clause"],
+        }
         for r in _csv(directory / "inspection_frequency.csv")
     ]
     stmt = insert(InspectionFrequencyRule).values(rules)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["rule"],
-        set_={c: stmt.excluded[c] for c in ("priority", "applies_to", "interval_months", "clause")},
-    ))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["rule"],
+            set_={
+                c: stmt.excluded[c] for c in ("priority", "applies_to", "interval_months", "clause")
+            },
+        )
+    )
     counts["inspection_frequency_rules"] = len(rules)
 
     checklists = json.loads((directory / "checklists.json").read_text(encoding="utf-8"))
@@ -68,9 +94,11 @@ def load_reference(conn: Connection, directory: Path) -> dict[str, int]:
         for code, c in sorted(checklists.items())
     ]
     stmt = insert(ChecklistTemplate).values(rows)
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=["code"],
-        set_={c: stmt.excluded[c] for c in ("name", "clause", "items")},
-    ))
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["code"],
+            set_={c: stmt.excluded[c] for c in ("name", "clause", "items")},
+        )
+    )
     counts["checklist_templates"] = len(rows)
     return counts

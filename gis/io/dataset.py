@@ -29,28 +29,73 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "villages.geojson",
         "villages",
-        ("code", "town_code", "name", "kind", "urban_rural_code", "population", "households",
-         "groups_count"),
+        (
+            "code",
+            "town_code",
+            "name",
+            "kind",
+            "urban_rural_code",
+            "population",
+            "households",
+            "groups_count",
+        ),
     ),
     ("micro_grids.geojson", "micro_grids", ("code", "town_code", "village_code", "name")),
     (
         "staff.geojson",
         "staff",
-        ("town_code", "code", "name", "department_code", "role", "home_village_code",
-         "capacity_units", "capacity_teams", "phone", "license_no", "active"),
+        (
+            "town_code",
+            "code",
+            "name",
+            "department_code",
+            "role",
+            "home_village_code",
+            "capacity_units",
+            "capacity_teams",
+            "phone",
+            "license_no",
+            "active",
+        ),
     ),
     (
         "units.geojson",
         "units",
-        ("town_code", "code", "uscc", "name", "address", "village_code", "industry_code",
-         "department_code", "risk_color", "fire_key_level", "nine_small_category", "high_risk",
-         "gas_use", "status", "employees", "floor_area_m2"),
+        (
+            "town_code",
+            "code",
+            "uscc",
+            "name",
+            "address",
+            "village_code",
+            "industry_code",
+            "department_code",
+            "risk_color",
+            "fire_key_level",
+            "nine_small_category",
+            "high_risk",
+            "gas_use",
+            "status",
+            "employees",
+            "floor_area_m2",
+        ),
     ),
     (
         "roads.geojson",
         "roads",
-        ("town_code", "code", "name", "road_class", "speed_kmh", "oneway", "length_m", "source",
-         "target", "cost_s", "reverse_cost_s"),
+        (
+            "town_code",
+            "code",
+            "name",
+            "road_class",
+            "speed_kmh",
+            "oneway",
+            "length_m",
+            "source",
+            "target",
+            "cost_s",
+            "reverse_cost_s",
+        ),
     ),
     (
         "gas_pipelines.geojson",
@@ -58,7 +103,11 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("town_code", "code", "name", "pressure_class", "dn", "material", "build_year", "operator"),
     ),
     ("gas_facilities.geojson", "gas_facilities", ("town_code", "code", "kind", "name")),
-    ("fire_stations.geojson", "fire_stations", ("town_code", "code", "kind", "name", "staff_count")),
+    (
+        "fire_stations.geojson",
+        "fire_stations",
+        ("town_code", "code", "kind", "name", "staff_count"),
+    ),
 )
 
 
@@ -117,7 +166,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def _copy(
+    conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
     raw = conn.connection.driver_connection
     assert raw is not None
     count = 0
@@ -129,8 +180,12 @@ def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[S
     return count
 
 
-def _rows(frame: pd.DataFrame, columns: Sequence[str], geoms: np.ndarray | None) -> Iterator[list[Any]]:
-    values = [frame[c].to_numpy(dtype=object) if c in frame else [None] * len(frame) for c in columns]
+def _rows(
+    frame: pd.DataFrame, columns: Sequence[str], geoms: np.ndarray | None
+) -> Iterator[list[Any]]:
+    values = [
+        frame[c].to_numpy(dtype=object) if c in frame else [None] * len(frame) for c in columns
+    ]
     for i in range(len(frame)):
         row = [col[i] for col in values]
         if geoms is not None:
@@ -181,12 +236,19 @@ def load_dataset(conn: Connection, directory: Path) -> LoadReport:
 
     unit_ids = _code_map(conn, "units")
     if (directory / "inspections.csv").exists():
-        report.rows["inspections"] = _load_inspections(conn, directory / "inspections.csv",
-                                                       unit_ids, villages_map, fallback_town)
+        report.rows["inspections"] = _load_inspections(
+            conn, directory / "inspections.csv", unit_ids, villages_map, fallback_town
+        )
     if (directory / "hazards.geojson").exists():
         inspection_ids = _code_map(conn, "inspections")
-        rows, reporters = _load_hazards(conn, directory / "hazards.geojson", unit_ids,
-                                        inspection_ids, villages_map, fallback_town)
+        rows, reporters = _load_hazards(
+            conn,
+            directory / "hazards.geojson",
+            unit_ids,
+            inspection_ids,
+            villages_map,
+            fallback_town,
+        )
         report.rows["hazards"] = rows
         report.rows["reporter_identities"] = reporters
     conn.execute(text("ANALYZE"))
@@ -215,12 +277,28 @@ def _load_inspections(
             unit = unit_ids.get((town, r["unit_code"])) if r.get("unit_code") else None
             inspectors = [c for c in (r.get("inspector_codes") or "").split(";") if c]
             yield [
-                town, r["code"], unit, r.get("village_code") or None, r["inspected_on"], r["kind"],
-                json.dumps(inspectors), int(r.get("hazard_count") or 0), r.get("result") or None,
+                town,
+                r["code"],
+                unit,
+                r.get("village_code") or None,
+                r["inspected_on"],
+                r["kind"],
+                json.dumps(inspectors),
+                int(r.get("hazard_count") or 0),
+                r.get("result") or None,
             ]
 
-    cols = ["town_code", "code", "unit_id", "village_code", "inspected_on", "kind",
-            "inspector_codes", "hazard_count", "result"]
+    cols = [
+        "town_code",
+        "code",
+        "unit_id",
+        "village_code",
+        "inspected_on",
+        "kind",
+        "inspector_codes",
+        "hazard_count",
+        "result",
+    ]
     return _copy(conn, "inspections", cols, rows())
 
 
@@ -235,9 +313,27 @@ def _load_hazards(
     frame = read_layer(path)
     frame["town_code"] = _town_codes(frame, villages, fallback_town)
     ewkb = _ewkb(list(frame.geometry))
-    cols = ["town_code", "code", "unit_id", "village_code", "inspection_id", "source", "category",
-            "fatal_factor", "level", "description", "location_desc", "found_on", "deadline",
-            "rectified_on", "reviewed_on", "closed_on", "status", "supervised", "geom"]
+    cols = [
+        "town_code",
+        "code",
+        "unit_id",
+        "village_code",
+        "inspection_id",
+        "source",
+        "category",
+        "fatal_factor",
+        "level",
+        "description",
+        "location_desc",
+        "found_on",
+        "deadline",
+        "rectified_on",
+        "reviewed_on",
+        "closed_on",
+        "status",
+        "supervised",
+        "geom",
+    ]
 
     def value(row: Any, name: str) -> Any:
         v = row.get(name)
@@ -249,11 +345,25 @@ def _load_hazards(
             unit = unit_ids.get((town, value(row, "unit_code") or ""))
             insp = inspection_ids.get((town, value(row, "inspection_code") or ""))
             yield [
-                town, row["code"], unit, value(row, "village_code"), insp, row["source"],
-                row["category"], value(row, "fatal_factor"), row["level"], row["description"],
-                value(row, "location_desc"), value(row, "found_on"), value(row, "deadline"),
-                value(row, "rectified_on"), value(row, "reviewed_on"), value(row, "closed_on"),
-                row["status"], bool(row.get("supervised")), ewkb[i],
+                town,
+                row["code"],
+                unit,
+                value(row, "village_code"),
+                insp,
+                row["source"],
+                row["category"],
+                value(row, "fatal_factor"),
+                row["level"],
+                row["description"],
+                value(row, "location_desc"),
+                value(row, "found_on"),
+                value(row, "deadline"),
+                value(row, "rectified_on"),
+                value(row, "reviewed_on"),
+                value(row, "closed_on"),
+                row["status"],
+                bool(row.get("supervised")),
+                ewkb[i],
             ]
 
     count = _copy(conn, "hazards", cols, rows())
@@ -264,6 +374,10 @@ def _load_hazards(
     ]
     if reporters:
         ids = _code_map(conn, "hazards")
-        _copy(conn, "reporter_identities", ["hazard_id", "name", "phone"],
-              ([ids[(t, c)], n, p] for t, c, n, p in reporters))
+        _copy(
+            conn,
+            "reporter_identities",
+            ["hazard_id", "name", "phone"],
+            ([ids[(t, c)], n, p] for t, c, n, p in reporters),
+        )
     return count, len(reporters)

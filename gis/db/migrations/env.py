@@ -6,7 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
-from gis.db.models import Base
+from gis.db.all_models import Base
 
 config = context.config
 target_metadata = Base.metadata

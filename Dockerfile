@@ -1,0 +1,11 @@
+FROM python:3.11-slim-bookworm
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY gis gis
+COPY api api
+COPY maps maps
+COPY data data
+RUN pip install --no-cache-dir . && useradd --system gridsafe
+USER gridsafe
+EXPOSE 8000
+CMD ["gridsafe", "serve", "--host", "0.0.0.0", "--port", "8000"]

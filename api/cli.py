@@ -1,0 +1,157 @@
+"""The one command line: ``gridsafe demo|serve|db|generate|import|export``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gis.errors import GridsafeError, ImportRejected
+from gis.settings import Settings, get_settings
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from gis.db.engine import get_engine
+
+    return get_engine(settings)
+
+
+def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
+    """Start the database if it is ours, migrate it and load the reference tables."""
+    from data import REFERENCE_DIR
+    from gis.db.bootstrap import prepare
+
+    engine = _engine(settings)
+    prepare(engine, REFERENCE_DIR)
+    return engine
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.main import create_app
+
+    app = create_app(settings, engine=_engine(settings))
+    _say(f"gridsafe is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from data import DEMO_DIR
+    from gis.db.bootstrap import load_dataset_once
+
+    settings = get_settings().model_copy(update={"mode": "demo"})
+    engine = _prepare(settings)
+    report = load_dataset_once(engine, DEMO_DIR)
+    if report is None:
+        _say("demo town already loaded")
+    else:
+        _say(f"demo town loaded: {report.total_rows} rows in {report.seconds:.1f} s")
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _prepare(settings)
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from gis.db import migrate
+    from gis.db.engine import local_server
+
+    settings = get_settings()
+    server = local_server(settings)
+    if args.action == "start":
+        if settings.database_url:
+            _say("GRIDSAFE_DATABASE_URL is set: gridsafe does not manage that server")
+            return 0
+        server.start()
+        _say(json.dumps(server.status(), ensure_ascii=False))
+    elif args.action == "stop":
+        _say("stopped" if server.stop() else "not running")
+    elif args.action == "status":
+        if settings.database_url:
+            _say("external database: " + settings.database_url.split("@")[-1])
+        else:
+            _say(json.dumps(server.status(), ensure_ascii=False))
+    elif args.action == "upgrade":
+        _prepare(settings)
+        _say(f"schema at revision {migrate.current(_engine(settings))}")
+    elif args.action == "downgrade":
+        migrate.downgrade(_engine(settings), args.revision)
+        _say(f"schema at revision {migrate.current(_engine(settings))}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from data.generator.core import generate
+
+    manifest = generate(Path(args.out), seed=args.seed, scale=args.scale)
+    _say(json.dumps(manifest.get("counts", {}), ensure_ascii=False))
+    if args.load:
+        from gis.db.bootstrap import load_dataset_once
+
+        report = load_dataset_once(_prepare(get_settings()), Path(args.out))
+        if report is not None:
+            rate = report.total_rows / max(report.seconds, 1e-9)
+            _say(f"loaded {report.total_rows} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridsafe", description="网格安监 gridsafe")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the service on the demo town (embedded database)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the service on the configured database")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="manage the database")
+    db.add_argument("action", choices=["start", "stop", "status", "upgrade", "downgrade"])
+    db.add_argument("--revision", default="base", help="target of downgrade")
+    db.set_defaults(func=cmd_db)
+
+    gen = sub.add_parser("generate", help="generate a synthetic town/county/province dataset")
+    gen.add_argument("--scale", choices=["town", "county", "province"], default="town")
+    gen.add_argument("--seed", type=int, default=2024)
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--load", action="store_true", help="also load it into the database")
+    gen.set_defaults(func=cmd_generate)
+
+    from api import cli_io
+
+    cli_io.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ImportRejected as exc:
+        print(f"导入被拒绝，未写入任何数据 ({len(exc.problems)} 个问题):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except GridsafeError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api.errors import install_error_handlers
+from api.routers import health, layers
+from gis.db.engine import get_engine
+from gis.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the service; ``engine`` overrides the one resolved from the settings (tests)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "engine", None) is None:
+            app.state.engine = get_engine(settings)
+        yield
+
+    app = FastAPI(
+        title="gridsafe 网格安监",
+        version="0.1.0",
+        description="Township work-safety grid management: grids, units, staff, networks, "
+        "inspections and hazards on PostGIS. 乡镇安全生产网格化管理平台。",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(layers.router)
+    return app
