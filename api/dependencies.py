@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Connection, Engine
 
+from gis.access import Scope
 from gis.settings import Settings, get_settings
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -28,3 +29,11 @@ def get_conn(engine: EngineDep) -> Iterator[Connection]:
 
 
 ConnDep = Annotated[Connection, Depends(get_conn)]
+
+
+def get_scope() -> Scope:
+    """The data scope of the caller; every read and write goes through it."""
+    return Scope.unrestricted()
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]

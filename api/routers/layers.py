@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.dependencies import ConnDep, SettingsDep
+from api.dependencies import ConnDep, ScopeDep, SettingsDep
 from api.schemas.geojson import FeatureCollection, Link
 from gis.queries.layers import LAYERS, fetch_features, layer_filter
 
@@ -63,6 +63,7 @@ def _make_handler(layer: str) -> Any:
         request: Request,
         conn: ConnDep,
         settings: SettingsDep,
+        scope: ScopeDep,
         bbox: Annotated[
             str | None,
             Query(
@@ -85,6 +86,7 @@ def _make_handler(layer: str) -> Any:
         prefixes = {k: v for k, v in filters.items() if k in spec.prefix_filters and v is not None}
         where = layer_filter(
             layer,
+            scope=scope,
             bbox=_parse_bbox(bbox),
             village=village,
             town=town,

@@ -11,6 +11,7 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from gis.access import Scope, scope_clause
 from gis.crs import STORAGE_SRID
 from gis.db.models import (
     Base,
@@ -205,6 +206,7 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
 def layer_filter(
     layer: str,
     *,
+    scope: Scope,
     bbox: Sequence[float] | None = None,
     village: str | None = None,
     town: str | None = None,
@@ -215,7 +217,7 @@ def layer_filter(
     """The WHERE clause of a layer query; every value is bound, never spliced into SQL."""
     spec = LAYERS[layer]
     geom = _column(spec, "geom")
-    clauses: list[ColumnElement[bool]] = []
+    clauses: list[ColumnElement[bool]] = [scope_clause(spec.model, scope)]
     if bbox is not None:
         minx, miny, maxx, maxy = check_bbox(bbox)
         clauses.append(
