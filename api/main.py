@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
-from api.routers import health, layers
+from api.routers import health, layers, maps
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(layers.router)
+    app.include_router(maps.router)
     return app

@@ -1,0 +1,107 @@
+"""HTML maps: the area map of a town or a village grid, and the hazard heat map."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection, select
+
+from api.dependencies import ConnDep, ScopeDep, SettingsDep
+from gis.access import Scope, scope_clause
+from gis.db.models import Town, Village
+from gis.errors import NotFound
+from gis.queries.layers import fetch_features, layer_filter
+from maps.area_map import area_map
+from maps.basemaps import Basemap, choose
+from maps.hazard_map import hazard_map
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+MAX_FEATURES = 100_000
+VillageParam = Annotated[
+    str | None, Query(description="12-digit village code", pattern=r"^\d{12}$")
+]
+BasemapParam = Annotated[Basemap | None, Query(description="basemap; default 天地图 with a key")]
+
+
+def _features(conn: Connection, layer: str, scope: Scope, village: str | None) -> list[Any]:
+    where = layer_filter(layer, scope=scope, village=village)
+    features, _ = fetch_features(conn, layer, where, MAX_FEATURES, 0)
+    return features
+
+
+def _place_name(conn: Connection, scope: Scope, village: str | None) -> str:
+    if village is not None:
+        name = conn.execute(
+            select(Village.name).where(Village.code == village, scope_clause(Village, scope))
+        ).scalar_one_or_none()
+        if name is None:
+            raise NotFound(f"村（社区）{village} 不存在或无权查看")
+        return str(name)
+    names = conn.execute(select(Town.name).where(scope_clause(Town, scope))).scalars().all()
+    return "、".join(names) or "gridsafe"
+
+
+@router.get("/area", response_class=HTMLResponse, operation_id="getAreaMap")
+def get_area_map(
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    village: VillageParam = None,
+    basemap: BasemapParam = None,
+) -> HTMLResponse:
+    """安全生产网格图: grids, roads, gas pipelines, fire stations, units and open hazards."""
+    place = _place_name(conn, scope, village)
+    key = settings.tianditu_key.get_secret_value() if settings.tianditu_key else None
+    units = _features(conn, "units", scope, village)
+    hazards = [
+        f
+        for f in _features(conn, "hazards", scope, village)
+        if f["properties"]["status"] != "closed"
+    ]
+    layers = {
+        "villages": _features(conn, "villages", scope, village),
+        "roads": _features(conn, "roads", scope, village),
+        "pipelines": _features(conn, "pipelines", scope, village),
+        "fire-stations": _features(conn, "fire-stations", scope, village),
+        "units": units,
+        "key-units": [f for f in units if f["properties"]["fire_key_level"] != "none"],
+        "hazards": hazards,
+    }
+    fmap = area_map(
+        layers, title=f"{place}安全生产网格图", basemap=choose(basemap, key), tianditu_key=key
+    )
+    return HTMLResponse(fmap.get_root().render())
+
+
+@router.get("/hazards", response_class=HTMLResponse, operation_id="getHazardHeatMap")
+def get_hazard_map(
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    village: VillageParam = None,
+    start: Annotated[dt.date | None, Query(description="found on or after")] = None,
+    end: Annotated[dt.date | None, Query(description="found on or before")] = None,
+    basemap: BasemapParam = None,
+) -> HTMLResponse:
+    """隐患热力图 for a period (by the date each hazard was found)."""
+    place = _place_name(conn, scope, village)
+    key = settings.tianditu_key.get_secret_value() if settings.tianditu_key else None
+    hazards = [
+        f
+        for f in _features(conn, "hazards", scope, village)
+        if (start is None or f["properties"]["found_on"] >= start.isoformat())
+        and (end is None or f["properties"]["found_on"] <= end.isoformat())
+    ]
+    period = f"（{start or '—'} 至 {end or '—'}）" if start or end else ""
+    fmap = hazard_map(
+        hazards,
+        _features(conn, "villages", scope, village),
+        title=f"{place}隐患热力图{period}",
+        basemap=choose(basemap, key),
+        tianditu_key=key,
+    )
+    return HTMLResponse(fmap.get_root().render())

@@ -1,0 +1,163 @@
+"""The area map (网格图) a grid chief or the office looks at: grids, units, networks, open hazards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import folium
+import numpy as np
+import shapely
+from shapely.geometry import mapping, shape
+
+from gis.domain import FireKeyLevel, HazardLevel, RiskColor
+from gis.gcj02 import wgs_to_gcj
+from maps.basemaps import Basemap, add_basemap
+from maps.styles import HAZARD_LEVEL_COLORS, RISK_COLORS, pipeline_style, road_style, village_style
+
+Feature = dict[str, Any]
+
+#: Layer key → the name shown in the layer control (also what tests assert on).
+LAYER_NAMES = {
+    "villages": "村（社区）网格",
+    "roads": "道路",
+    "pipelines": "燃气管线",
+    "fire-stations": "消防站",
+    "units": "生产经营单位",
+    "key-units": "消防安全重点单位",
+    "hazards": "未销号隐患",
+}
+
+
+def shift_to_gcj02(features: Sequence[Feature]) -> list[Feature]:
+    """Copies of the features with every coordinate moved into GCJ-02 (for AMap tiles)."""
+    shifted = []
+    for feature in features:
+        if feature.get("geometry") is None:
+            shifted.append(feature)
+            continue
+        geom = shapely.transform(
+            shape(feature["geometry"]),
+            lambda xy: np.column_stack(wgs_to_gcj(xy[:, 0], xy[:, 1])),
+        )
+        shifted.append({**feature, "geometry": mapping(geom)})
+    return shifted
+
+
+def _bounds(features: Sequence[Feature]) -> list[list[float]] | None:
+    geoms = [shape(f["geometry"]) for f in features if f.get("geometry")]
+    if not geoms:
+        return None
+    minx, miny, maxx, maxy = shapely.GeometryCollection(geoms).bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+def _unit_popup(p: Mapping[str, Any]) -> str:
+    risk = RiskColor(p["risk_color"]).label if p.get("risk_color") else ""
+    key = FireKeyLevel(p["fire_key_level"]).label if p.get("fire_key_level") != "none" else "否"
+    return (
+        f"<b>{p.get('name', '')}</b><br>统一社会信用代码：{p.get('uscc', '')}<br>"
+        f"行业：{p.get('industry_code', '')}　风险等级：{risk}<br>消防安全重点单位：{key}"
+    )
+
+
+def _points(
+    group: folium.FeatureGroup,
+    features: Sequence[Feature],
+    color: Callable[[Mapping[str, Any]], str],
+    popup: Callable[[Mapping[str, Any]], str],
+    radius: float = 5,
+) -> None:
+    for feature in features:
+        if not feature.get("geometry"):
+            continue
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        folium.CircleMarker(
+            location=[lat, lon],
+            radius=radius,
+            color=color(feature["properties"]),
+            fill=True,
+            fill_opacity=0.85,
+            weight=1,
+            popup=folium.Popup(popup(feature["properties"]), max_width=320),
+        ).add_to(group)
+
+
+def area_map(
+    layers: Mapping[str, Sequence[Feature]],
+    *,
+    title: str,
+    basemap: Basemap = Basemap.NONE,
+    tianditu_key: str | None = None,
+) -> folium.Map:
+    """Render an area map from GeoJSON features per layer (keys of ``LAYER_NAMES``).
+
+    Features are in CGCS2000 lon/lat; with an AMap basemap they are shifted to GCJ-02 so they
+    line up with its tiles. Each layer becomes a named ``FeatureGroup`` with a layer control.
+
+    Examples
+    --------
+    >>> fmap = area_map({"villages": []}, title="示例")
+    >>> isinstance(fmap, folium.Map)
+    True
+    """
+    if basemap.needs_gcj02:
+        layers = {key: shift_to_gcj02(features) for key, features in layers.items()}
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    add_basemap(fmap, basemap, tianditu_key)
+    fmap.get_root().html.add_child(
+        folium.Element(
+            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
+            f'padding:4px 10px;font-size:16px;font-weight:bold">{title}</div>'
+            '<div style="position:fixed;bottom:6px;left:8px;z-index:9999;background:white;'
+            'padding:2px 6px;font-size:11px">2000国家大地坐标系 · 示例数据 · 内部资料 注意保存</div>'
+        )
+    )
+    if layers.get("villages"):
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": list(layers["villages"])},
+            name=LAYER_NAMES["villages"],
+            style_function=village_style,
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
+        ).add_to(fmap)
+    for key, style in (("roads", road_style), ("pipelines", pipeline_style)):
+        if layers.get(key):
+            folium.GeoJson(
+                {"type": "FeatureCollection", "features": list(layers[key])},
+                name=LAYER_NAMES[key],
+                style_function=style,
+            ).add_to(fmap)
+
+    def station_popup(p: Mapping[str, Any]) -> str:
+        return f"<b>{p.get('name', '')}</b>"
+
+    def hazard_popup(p: Mapping[str, Any]) -> str:
+        level = HazardLevel(p["level"]).label if p.get("level") else ""
+        return f"<b>{p.get('code', '')}</b> {level}隐患<br>整改期限：{p.get('deadline') or '—'}"
+
+    groups: list[tuple[str, Callable[[Mapping[str, Any]], str], Callable[..., str], float]] = [
+        ("fire-stations", lambda p: "#e31a1c", station_popup, 7),
+        (
+            "units",
+            lambda p: RISK_COLORS.get(p.get("risk_color", "blue"), "#2c7bb6"),
+            _unit_popup,
+            4,
+        ),
+        ("key-units", lambda p: "#b10026", _unit_popup, 7),
+        (
+            "hazards",
+            lambda p: HAZARD_LEVEL_COLORS.get(p.get("level", "general"), "#f4a582"),
+            hazard_popup,
+            5,
+        ),
+    ]
+    for key, color, popup, radius in groups:
+        if layers.get(key):
+            group = folium.FeatureGroup(name=LAYER_NAMES[key])
+            _points(group, layers[key], color, popup, radius)
+            group.add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    bounds = _bounds(layers.get("villages") or [f for fs in layers.values() for f in fs])
+    if bounds:
+        fmap.fit_bounds(bounds)
+    return fmap
