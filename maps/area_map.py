@@ -1,4 +1,4 @@
-"""The area map (网格图) a grid chief or the office looks at: grids, units, networks, open hazards."""
+"""The area map (网格图): grids, units, networks and open hazards of a town or village."""
 
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def area_map(
             '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
             f'padding:4px 10px;font-size:16px;font-weight:bold">{title}</div>'
             '<div style="position:fixed;bottom:6px;left:8px;z-index:9999;background:white;'
-            'padding:2px 6px;font-size:11px">2000国家大地坐标系 · 示例数据 · 内部资料 注意保存</div>'
+            'padding:2px 6px;font-size:11px">'
+            "2000国家大地坐标系 · 示例数据 · 内部资料 注意保存</div>"
         )
     )
     if layers.get("villages"):

@@ -1,4 +1,4 @@
-"""Colours and symbols shared by every map (risk colours follow 双重预防机制 red/orange/yellow/blue)."""
+"""Colours and symbols shared by every map (risk colours of 双重预防机制)."""
 
 from __future__ import annotations
 
