@@ -1,4 +1,4 @@
-"""The one command line: ``gridsafe demo|serve|db|generate|import|export``."""
+"""The one command line: ``gridsafe demo|serve|db|generate|import|export|backup|restore``."""
 
 from __future__ import annotations
 
@@ -133,9 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--load", action="store_true", help="also load it into the database")
     gen.set_defaults(func=cmd_generate)
 
-    from api import cli_io
+    from api import cli_backup, cli_io
 
     cli_io.add_commands(sub)
+    cli_backup.add_commands(sub)
     return parser
 
 
