@@ -1,0 +1,369 @@
+"""Coverage gaps on a hand-built town with known answers, and the covering optimiser."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import LineString, Point, box
+
+from gis.analysis.coverage import (
+    CoverageInputs,
+    CoverageParams,
+    GapType,
+    coverage_report,
+    fire_response_times,
+    locate_units,
+    suggest_micro_station_sites,
+)
+from gis.analysis.covering import greedy_cover, max_cover
+from gis.analysis.inspection_frequency import add_months, inspection_status
+from gis.analysis.road_graph import road_graph, travel_times
+
+X0, Y0 = 500_000.0, 3_770_000.0
+CRS = 4547
+AS_OF = dt.date(2024, 12, 31)
+
+RULES = pd.DataFrame(
+    {
+        "rule": ["high_risk_industry", "red_orange_risk", "fire_key_unit", "default"],
+        "priority": [1, 2, 3, 9],
+        "interval_months": [1, 1, 3, 3],
+    }
+)
+
+
+def at(x: float, y: float) -> Point:
+    return Point(X0 + x, Y0 + y)
+
+
+def unit(uid: int, x: float, y: float, village: str | None = "V1", **kw: object) -> dict:
+    row = {
+        "id": uid,
+        "code": f"QY{uid:06d}",
+        "name": f"单位{uid}",
+        "village_code": village,
+        "industry_code": "F52",
+        "department_code": "SCJG",
+        "fire_key_level": "none",
+        "nine_small_category": None,
+        "high_risk": False,
+        "risk_color": "blue",
+        "gas_use": "none",
+        "status": "operating",
+        "geometry": at(x, y),
+    }
+    row.update(kw)
+    return row
+
+
+def town() -> CoverageInputs:
+    """Two villages sharing the edge x=1000, a road along y=500, two pipelines, one station."""
+    villages = gpd.GeoDataFrame(
+        {"code": ["V1", "V2"], "name": ["一村", "二村"]},
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
+        crs=CRS,
+    )
+    units = gpd.GeoDataFrame(
+        [
+            unit(1, 500, 500),  # fully covered
+            unit(2, 1000, 500),  # exactly on the shared boundary
+            unit(3, 3000, 500, village=None),  # outside every grid
+            unit(4, 1500, 500, village="V1"),  # lies in V2, registered in V1
+            unit(5, 1500, 650, village="V2", fire_key_level="town"),  # key unit, team incomplete
+            unit(6, 1800, 560, village="V2", gas_use="bottled"),  # 40 m from the medium main
+            unit(7, 1200, 603, village="V2", industry_code="E47"),  # 3 m from the main: corridor
+            unit(8, 300, 800, industry_code="P83"),  # school 100 m from the high-pressure line
+            unit(9, 4500, 500, village=None, fire_key_level="county"),  # beyond fire cover
+            unit(10, 600, 400, status="closed"),  # closed: no gaps at all
+            unit(11, 700, 400, status="suspended"),  # suspended: no obligations either
+        ],
+        crs=CRS,
+    )
+    staff = gpd.GeoDataFrame(
+        {
+            "id": [1, 2, 3],
+            "code": ["RY0001", "RY0002", "RY0003"],
+            "name": ["张一", "李二", "王三"],
+            "role": ["town_cadre", "inspector", "village_staff"],
+            "department_code": ["AJ", "SCJG", "AJ"],
+            "home_village_code": [None, None, "V2"],
+            "capacity_units": [0, 1, 5],
+            "capacity_teams": [5, 0, 5],
+            "active": [True, True, True],
+        },
+        geometry=[at(100, 100), at(200, 100), at(1100, 100)],
+        crs=CRS,
+    )
+    resp = pd.DataFrame(
+        [
+            (1, "grid_chief", "V1", None),
+            (3, "grid_member", "V2", None),
+            (2, "unit_inspector", None, 1),
+            (2, "unit_inspector", None, 2),  # staff 2 holds 2 units with capacity 1
+            (3, "unit_inspector", None, 3),
+            (3, "unit_inspector", None, 4),
+            (3, "unit_inspector", None, 6),
+            (3, "unit_inspector", None, 7),
+            (3, "unit_inspector", None, 8),
+            (3, "unit_inspector", None, 9),
+            (3, "team_village_staff", None, 5),
+            (1, "team_town_cadre", None, 5),
+            *[
+                (1, r, None, 9)
+                for r in (
+                    "team_regulator",
+                    "team_town_cadre",
+                    "team_village_staff",
+                    "team_fire_police",
+                    "team_professional",
+                )
+            ],
+        ],
+        columns=["staff_id", "role", "village_code", "unit_id"],
+    )
+    # unit 5 has no inspector; unit 9's team is complete (all five slots, one person is odd but
+    # checking "nobody twice" is the assignment engine's rule, not a coverage gap).
+    last = pd.Series(
+        {
+            1: dt.date(2024, 12, 20),
+            2: dt.date(2024, 12, 1),
+            4: dt.date(2024, 9, 1),
+            5: dt.date(2024, 10, 15),
+            6: dt.date(2024, 11, 1),
+            7: dt.date(2024, 11, 1),
+            8: dt.date(2024, 11, 1),
+            9: dt.date(2024, 11, 1),
+            3: dt.date(2024, 11, 1),
+        }
+    )
+    nodes = [(x, 500.0) for x in range(0, 5001, 500)]
+    roads = gpd.GeoDataFrame(
+        {
+            "source": list(range(len(nodes) - 1)),
+            "target": list(range(1, len(nodes))),
+            "cost_s": [50.0] * (len(nodes) - 1),
+            "reverse_cost_s": [50.0] * (len(nodes) - 1),
+        },
+        geometry=[
+            LineString([(X0 + a[0], Y0 + a[1]), (X0 + b[0], Y0 + b[1])])
+            for a, b in zip(nodes, nodes[1:], strict=False)
+        ],
+        crs=CRS,
+    )
+    pipelines = gpd.GeoDataFrame(
+        {"code": ["MP1", "HP1"], "pressure_class": ["medium", "high"]},
+        geometry=[
+            LineString([(X0, Y0 + 600), (X0 + 2000, Y0 + 600)]),
+            LineString([(X0, Y0 + 900), (X0 + 2000, Y0 + 900)]),
+        ],
+        crs=CRS,
+    )
+    stations = gpd.GeoDataFrame(
+        {"code": ["XF1", "YJ1"], "kind": ["fire_station", "emergency_team"]},
+        geometry=[at(0, 500), at(4500, 500)],  # the emergency team does not give fire cover
+        crs=CRS,
+    )
+    return CoverageInputs(
+        villages=villages,
+        units=units,
+        staff=staff,
+        responsibilities=resp,
+        last_inspected=last,
+        frequency_rules=RULES,
+        roads=roads,
+        pipelines=pipelines,
+        fire_stations=stations,
+    )
+
+
+EXPECTED = {
+    GapType.UNIT_OUTSIDE_GRID: {3, 9},
+    GapType.UNIT_ON_BOUNDARY: {2},
+    GapType.UNIT_VILLAGE_MISMATCH: {4},
+    GapType.UNIT_WITHOUT_INSPECTOR: {5},
+    GapType.TEAM_INCOMPLETE: {5},
+    # never inspected: none; monthly (high risk/red/orange): none; quarterly: unit 4 (2024-09-01
+    # + 3 months = 2024-12-01 < 2024-12-31)
+    GapType.INSPECTION_OVERDUE: {4},
+    GapType.BEYOND_FIRE_COVER: {9},
+    GapType.GAS_BOTTLED_NEAR_MAIN: {6},
+    GapType.GAS_IN_PROTECTION_CORRIDOR: {7},
+    GapType.GAS_HIGH_CONSEQUENCE: {8},
+}
+
+
+@pytest.fixture(scope="module")
+def report():  # type: ignore[no-untyped-def]
+    return coverage_report(town(), CoverageParams(as_of=AS_OF))
+
+
+def test_every_gap_type_is_found(report) -> None:  # type: ignore[no-untyped-def]
+    counts = report.counts()
+    assert all(counts[t.value] > 0 for t in GapType), counts
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_unit_gaps_are_exactly_the_known_ones(report, kind: GapType) -> None:  # type: ignore[no-untyped-def]
+    found = report.gaps.loc[report.gaps["gap_type"] == kind.value, "unit_id"]
+    assert set(found.astype(int)) == EXPECTED[kind]
+
+
+def test_grid_and_staff_gaps(report) -> None:  # type: ignore[no-untyped-def]
+    g = report.gaps
+    assert g.loc[g["gap_type"] == "village_without_chief", "village_code"].tolist() == ["V2"]
+    assert g.loc[g["gap_type"] == "village_without_members", "village_code"].tolist() == ["V1"]
+    over = g[g["gap_type"] == "staff_over_capacity"]
+    # staff 2: 2 units at capacity 1; staff 3: 6 units at capacity 5
+    assert sorted(over["staff_id"].astype(int)) == [2, 3]
+
+
+def test_gap_rows_carry_reason_people_and_geometry(report) -> None:  # type: ignore[no-untyped-def]
+    g = report.gaps
+    assert g.crs.to_epsg() == 4490
+    team = g[g["gap_type"] == "team_incomplete"].iloc[0]
+    assert "行业监管部门干部" in team["detail"] and "专业人员" in team["detail"]
+    assert "乡镇干部" not in team["detail"]
+    assert team["label"] == GapType.TEAM_INCOMPLETE.label
+    roles = {p["role"] for p in team["responsible"]}
+    assert {"team_village_staff", "team_town_cadre"} <= roles
+    unit1 = g[g["unit_id"] == 4].iloc[0]  # in V1 by the ledger: V1's chief is responsible
+    assert any(p["role"] == "grid_chief" and p["staff_id"] == 1 for p in unit1["responsible"])
+    # Geometry is the unit point, back in CGCS2000 lon/lat.
+    x, y = shapely.get_coordinates(unit1.geometry)[0]
+    assert 113.9 < x < 114.1 and 34.0 < y < 34.1
+    assert not g.geometry.isna().any()
+    # The closed unit appears in no gap.
+    assert 10 not in set(g["unit_id"].dropna().astype(int))
+
+
+def test_boundary_point_names_both_villages(report) -> None:  # type: ignore[no-untyped-def]
+    row = report.gaps[report.gaps["gap_type"] == "unit_on_boundary"].iloc[0]
+    assert "V1" in row["detail"] and "V2" in row["detail"]
+
+
+def test_village_summary_worst_first(report) -> None:  # type: ignore[no-untyped-def]
+    s = report.villages
+    assert list(s["village_code"]) == ["V2", "V1"]
+    v2 = s.iloc[0]
+    assert not v2["has_chief"] and v2["has_members"]
+    assert v2["key_units"] == 1 and v2["team_complete_pct"] == 0.0
+    v1 = s.iloc[1]
+    # V1 (by ledger or location): units 1, 2, 4, 8 supervised, each with an inspector.
+    assert v1["units"] == 4 and v1["inspector_pct"] == 100.0
+    assert v1["counts"]["unit_village_mismatch"] == 1
+
+
+def test_locate_units_tolerance() -> None:
+    v = town().villages
+    pts = gpd.GeoSeries([at(999.5, 10), at(998, 10), at(2000.4, 10), at(-5, -5)], crs=CRS)
+    exact = locate_units(pts, v, tolerance_m=0)
+    assert exact["on_boundary"].tolist() == [False, False, False, False]
+    assert exact["grid_code"].tolist() == ["V1", "V1", None, None]
+    loose = locate_units(pts, v, tolerance_m=1.0)
+    assert loose["on_boundary"].tolist() == [True, False, True, False]
+    assert loose["candidates"].tolist()[2] == "V2"
+
+
+def test_locate_units_refuses_geographic_and_mismatched_crs() -> None:
+    v = town().villages
+    with pytest.raises(ValueError, match="share a CRS"):
+        locate_units(gpd.GeoSeries([Point(114, 34)], crs=4490), v)
+    with pytest.raises(ValueError, match="projected"):
+        locate_units(gpd.GeoSeries([Point(114, 34)], crs=4490), v.to_crs(4490))
+
+
+def test_fire_times_match_networkx_with_one_way_and_parallel_edges() -> None:
+    roads = gpd.GeoDataFrame(
+        {
+            "source": [1, 2, 1, 3, 2],
+            "target": [2, 3, 3, 4, 4],
+            "cost_s": [10.0, 10.0, 50.0, 5.0, 40.0],
+            "reverse_cost_s": [10.0, -1.0, 50.0, 5.0, 40.0],  # 3 -> 2 is closed
+        },
+        geometry=[
+            LineString([(0, 0), (100, 0)]),
+            LineString([(100, 0), (200, 0)]),
+            LineString([(0, 0), (200, 0)]),
+            LineString([(200, 0), (300, 0)]),
+            LineString([(100, 0), (300, 0)]),
+        ],
+        crs=CRS,
+    )
+    graph = road_graph(roads)
+    g = nx.DiGraph()
+    for r in roads.itertuples():
+        for a, b, w in ((r.source, r.target, r.cost_s), (r.target, r.source, r.reverse_cost_s)):
+            if w >= 0 and (not g.has_edge(a, b) or g[a][b]["w"] > w):
+                g.add_edge(a, b, w=w)
+    for start in (1, 4):
+        want = nx.single_source_dijkstra_path_length(g, start, weight="w")
+        got = travel_times(graph, np.flatnonzero(graph.node_ids == start))
+        for idx, node in enumerate(graph.node_ids):
+            assert got[idx] == pytest.approx(want[node], abs=1e-5)
+    # From node 4 back to 2: 4->2 directly (40) beats 4->3->2 (closed).
+    units = gpd.GeoSeries([Point(100, 30)], crs=CRS)
+    stations = gpd.GeoSeries([Point(300, 0)], crs=CRS)
+    t = fire_response_times(graph, units, stations, access_speed_ms=3.0)
+    assert t[0] == pytest.approx(40 + 30 / 3.0, abs=1e-5)
+
+
+def test_micro_station_sites_cover_the_uncovered_key_unit() -> None:
+    inputs = town()
+    s = suggest_micro_station_sites(
+        inputs.roads, inputs.units, inputs.fire_stations, k=1, fire_minutes=5
+    )
+    assert s.uncovered_before == 1  # unit 9 (the other key unit, 5, is within 150 s)
+    assert s.solution.objective == 1 and s.solution.gap == 0.0
+    assert s.sites["unit_ids"].iloc[0] == [9]
+    assert s.sites.crs.to_epsg() == 4490
+
+
+def test_max_cover_beats_greedy_on_the_classic_trap() -> None:
+    # Greedy takes the big middle site (covers 4) then one more (2) = 6; the optimum pairs the
+    # two side sites for 8.
+    pairs = (
+        [(0, d) for d in range(2, 6)]
+        + [(1, d) for d in range(0, 4)]
+        + [(2, d) for d in (4, 5, 6, 7)]
+    )
+    sites = np.array([p[0] for p in pairs])
+    demands = np.array([p[1] for p in pairs])
+    w = np.ones(8)
+    greedy = greedy_cover(sites, demands, w, 2)
+    exact = max_cover(sites, demands, w, 2)
+    assert greedy.objective == 6
+    assert exact.objective == 8 and exact.status == "OPTIMAL" and set(exact.sites) == {1, 2}
+
+
+def test_overdue_rules_come_from_the_table() -> None:
+    units = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "status": ["operating", "operating", "suspended", "operating"],
+            "high_risk": [True, False, False, False],
+            "risk_color": ["blue", "orange", "blue", "blue"],
+            "fire_key_level": ["none", "none", "none", "none"],
+        }
+    )
+    last = pd.Series({1: dt.date(2024, 11, 15), 2: dt.date(2024, 12, 10), 4: dt.date(2024, 10, 1)})
+    st = inspection_status(units, last, RULES, dt.date(2024, 12, 31)).set_index("unit_id")
+    assert 3 not in st.index  # suspended units are not obliged
+    assert st.loc[1, "overdue"] and st.loc[1, "days_overdue"] == 16
+    assert not st.loc[2, "overdue"]
+    assert not st.loc[4, "overdue"]  # due 2025-01-01
+    slower = RULES.assign(interval_months=[2, 2, 3, 3])
+    st2 = inspection_status(units, last, slower, dt.date(2024, 12, 31)).set_index("unit_id")
+    assert not st2.loc[1, "overdue"]
+    with pytest.raises(ValueError, match="no meaning"):
+        inspection_status(units, last, pd.concat([RULES, RULES.assign(rule="x")]), AS_OF)
+
+
+def test_add_months_clips_to_month_end() -> None:
+    got = add_months(pd.Series([dt.date(2024, 1, 31), dt.date(2024, 11, 30)]), pd.Series([1, 3]))
+    assert got.tolist() == [dt.date(2024, 2, 29), dt.date(2025, 2, 28)]
