@@ -185,7 +185,9 @@ def points_outside(
     points = to_metric(shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)))
     area_m = to_metric(area)
     shapely.prepare(area_m)
-    return np.asarray(shapely.distance(area_m, points) > tolerance_m)
+    with np.errstate(invalid="ignore"):  # far-off values project to inf: they are outside
+        distance = np.asarray(shapely.distance(area_m, points), dtype=float)
+    return ~(distance <= tolerance_m)
 
 
 def _validity_reason(geom: BaseGeometry) -> str:

@@ -38,6 +38,13 @@ def _frame(rows: list[Any], columns: list[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=list(geoms), crs=STORAGE_SRID)
 
 
+def _stored(value: Any) -> str | None:
+    """An enum column's stored value (None for SQL NULL, which pandas may show as NaN)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(getattr(value, "value", value))
+
+
 def town_title(conn: Connection, town_code: str, ledger: Ledger) -> str:
     """Excel title such as "五女店镇（示例数据）生产经营单位台账"."""
     town = conn.execute(
@@ -45,7 +52,8 @@ def town_title(conn: Connection, town_code: str, ledger: Ledger) -> str:
     ).first()
     if town is None:
         raise NotFound(f"镇（街道）{town_code} 不存在")
-    return f"{town.name}{'（示例数据）' if town.is_sample else ''}{ledger.name}"
+    marker = "（示例数据）" if town.is_sample and "示例" not in town.name else ""
+    return f"{town.name}{marker}{ledger.name}"
 
 
 def fetch_units(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
@@ -71,7 +79,7 @@ def fetch_units(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
     )
     frame = _frame(list(conn.execute(stmt)), fields)
     for col in ("risk_color", "fire_key_level", "nine_small_category", "gas_use", "status"):
-        frame[col] = [None if v is None else str(getattr(v, "value", v)) for v in frame[col]]
+        frame[col] = pd.Series([_stored(v) for v in frame[col]], index=frame.index, dtype=object)
     return frame
 
 
@@ -89,7 +97,7 @@ def fetch_villages(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
         .order_by(Village.code)
     )
     frame = _frame(list(conn.execute(stmt)), fields)
-    frame["kind"] = [str(getattr(v, "value", v)) for v in frame["kind"]]
+    frame["kind"] = [_stored(v) for v in frame["kind"]]
     return frame
 
 

@@ -21,7 +21,7 @@ from gis.domain import (
 from gis.io.readers import normalise_header
 from gis.validation import normalise_text, normalise_uscc
 
-Kind = Literal["text", "uscc", "int", "float", "bool", "enum", "date", "lon", "lat"]
+Kind = Literal["text", "code", "uscc", "int", "float", "bool", "enum", "date", "lon", "lat"]
 
 TRUE_WORDS = {"是", "y", "yes", "true", "1", "√", "✓"}
 FALSE_WORDS = {"否", "n", "no", "false", "0", "×", "无", ""}
@@ -92,7 +92,7 @@ UNIT_LEDGER = Ledger(
     name="生产经营单位台账",
     columns=(
         Column("序号", None, "xh", "int", width=6),
-        Column("单位编号", "code", "code", aliases=("编号",), width=10),
+        Column("单位编号", "code", "code", "code", aliases=("编号",), width=10),
         Column("单位名称", "name", "name", required=True, aliases=("企业名称", "名称"), width=28),
         Column("统一社会信用代码", "uscc", "uscc", "uscc", required=True,
                aliases=("信用代码", "社会信用代码"), width=22),
@@ -104,7 +104,7 @@ UNIT_LEDGER = Ledger(
                width=13, note="CGCS2000 经度（度）"),
         Column("纬度", "lat", "lat", "lat", required=True, aliases=("latitude", "y"), width=12,
                note="CGCS2000 纬度（度）"),
-        Column("行业代码", "industry_code", "ind_code", required=True,
+        Column("行业代码", "industry_code", "ind_code", "code", required=True,
                aliases=("国民经济行业代码", "行业分类代码"), width=10, note="GB/T 4754-2017"),
         Column("行业监管部门", "department", "dept", aliases=("监管部门",), width=14,
                note="空则按三管三必须对照表确定"),
@@ -128,13 +128,13 @@ VILLAGE_LEDGER = Ledger(
     name="村（社区）网格台账",
     columns=(
         Column("序号", None, "xh", "int", width=6),
-        Column("村(社区)代码", "code", "code", required=True,
+        Column("村(社区)代码", "code", "code", "code", required=True,
                aliases=("代码", "区划代码", "统计用区划代码"), width=15, note="12位统计用区划代码"),
         Column("名称", "name", "name", required=True,
                aliases=("村(社区)名称", "村名", "Name"), width=16),
         Column("类型", "kind", "kind", "enum", VillageKind, required=True, width=8,
                note="村/社区"),
-        Column("城乡分类代码", "urban_rural_code", "ur_code", width=12),
+        Column("城乡分类代码", "urban_rural_code", "ur_code", "code", width=12),
         Column("人口", "population", "population", "int", aliases=("户籍人口", "人口数"), width=10),
         Column("户数", "households", "households", "int", width=8),
         Column("村民小组数", "groups_count", "groups", "int", aliases=("小组数",), width=10),
@@ -152,9 +152,15 @@ def is_blank(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    """Folded text for codes, numbers and labels (全角 digits and letters become ASCII)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # codes typed as numbers come back as floats
     return normalise_text(str(value))
+
+
+def _free_text(value: Any) -> str:
+    """Names and addresses: only surrounding (also 全角) spaces go; （） stay as written."""
+    return str(value).strip()
 
 
 def _bool(value: Any) -> bool:
@@ -227,7 +233,9 @@ def parse_cell(value: Any, column: Column) -> Any:
         return None
     kind = column.kind
     if kind == "text":
-        return _text(value)
+        return _free_text(value)
+    if kind == "code":
+        return "".join(_text(value).split()).upper()
     if kind == "uscc":
         return normalise_uscc(_text(value))
     if kind in ("int", "float", "lon", "lat"):
