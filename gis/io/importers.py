@@ -286,9 +286,10 @@ def _check_units(
     if table.fmt not in ("xlsx", "csv"):
         # GIS formats: the (converted) point geometry is the position.
         for row, values in zip(rows, parsed, strict=True):
-            is_point = row.geometry is not None and row.geometry.geom_type == "Point"
-            values["lon"] = row.geometry.x if is_point else None
-            values["lat"] = row.geometry.y if is_point else None
+            geom = row.geometry
+            is_point = geom is not None and geom.geom_type == "Point"
+            values["lon"] = geom.x if is_point else None  # type: ignore[union-attr]
+            values["lat"] = geom.y if is_point else None  # type: ignore[union-attr]
             if row.geometry is not None and not is_point:
                 problems.add(row.number, _label(row, "几何"),
                              f"几何类型应为点，实际为 {row.geometry.geom_type}")
@@ -509,15 +510,15 @@ def import_villages(
     parsed, present = _parse_rows(table, VILLAGE_LEDGER, problems)
     existing: dict[str, dict[str, Any]] = {}
     other_town: dict[str, str] = {}
-    for row in conn.execute(select(Village.town_code, Village.code,
-                                   *[getattr(Village, f) for f in VILLAGE_COMPARED],
-                                   func.ST_AsBinary(Village.geom).label("wkb"))):
-        if row.town_code != town_code:
-            other_town[row.code] = row.town_code
+    for stored in conn.execute(select(Village.town_code, Village.code,
+                                      *[getattr(Village, f) for f in VILLAGE_COMPARED],
+                                      func.ST_AsBinary(Village.geom).label("wkb"))):
+        if stored.town_code != town_code:
+            other_town[stored.code] = stored.town_code
             continue
-        values = {f: _enum_value(getattr(row, f)) for f in VILLAGE_COMPARED}
-        values["geom"] = shapely.from_wkb(bytes(row.wkb))
-        existing[row.code] = values
+        values = {f: _enum_value(getattr(stored, f)) for f in VILLAGE_COMPARED}
+        values["geom"] = shapely.from_wkb(bytes(stored.wkb))
+        existing[stored.code] = values
 
     header = {c.field: c.header for c in VILLAGE_LEDGER.columns if c.field}
     seen: dict[str, int] = {}

@@ -271,7 +271,7 @@ def export_value(value: Any, column: Column) -> Any:
     if value is None:
         return None
     if column.kind == "enum" and isinstance(value, str) and column.enum is not None:
-        return column.enum(value).label
+        return column.enum.from_label(value).label
     if column.kind == "bool":
         return "是" if value else "否"
     if isinstance(value, dt.date):

@@ -154,8 +154,8 @@ def to_storage(
     if (~projected).any():
         out[~projected] = geometry_to_wgs(arr[~projected], datum)
     for srid in ACCEPTED_PROJECTED:
-        mask = np.array([p and guess_projected_srid(x) == srid for p, x in zip(
-            projected, first_x, strict=True)], dtype=bool)
+        mask = np.array([bool(p) and x is not None and guess_projected_srid(x) == srid
+                         for p, x in zip(projected, first_x, strict=True)], dtype=bool)
         if mask.any():
             out[mask] = _project(arr[mask], srid)
             used = srid if not (~projected).any() else used
