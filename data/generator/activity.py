@@ -1,4 +1,4 @@
-"""One calendar year of inspections and hazards (§5.8): schedules, zero-inflated finds, closure loop."""
+"""One year of inspections and hazards (§5.8): schedules, zero-inflated finds, closure loop."""
 
 from __future__ import annotations
 
@@ -61,19 +61,24 @@ DESCRIPTIONS = {
     FatalFactor.EXITS: ("安全出口上锁，疏散通道堆放杂物", "疏散通道被货物占用，宽度不足"),
     FatalFactor.HOT_WORK: ("电气焊作业未办理动火审批，现场无监护人", "电焊工无特种作业操作证"),
     FatalFactor.FLAMMABLES: ("易燃物品与可燃物混存，未分类存放", "店内违规存放汽油等易燃液体"),
-    FatalFactor.FIRE_EQUIPMENT: ("灭火器压力不足或过期", "应急照明、疏散指示标志损坏", "室内消火栓无水"),
+    FatalFactor.FIRE_EQUIPMENT: ("灭火器压力不足或过期", "应急照明、疏散指示标志损坏",
+                                 "室内消火栓无水"),
     FatalFactor.POWER_GAS: ("电气线路私拉乱接，未穿管保护", "使用大功率电器，插座超负荷"),
     FatalFactor.DRILLS: ("未组织员工开展疏散逃生演练", "员工不会使用灭火器"),
     FatalFactor.SANDWICH_PANEL: ("使用可燃夹芯彩钢板搭建库房", "保温材料燃烧性能不达标"),
-    FatalFactor.MULTI_USE: ("生产、储存、住宿设在同一建筑内（“多合一”）", "员工宿舍与车间未有效分隔"),
+    FatalFactor.MULTI_USE: ("生产、储存、住宿设在同一建筑内（“多合一”）",
+                            "员工宿舍与车间未有效分隔"),
     FatalFactor.E_BIKE: ("电动自行车在楼道内停放充电", "电动自行车入户充电"),
     FatalFactor.OPEN_FLAME: ("在可燃物附近焚烧纸钱", "在禁放区域燃放烟花爆竹"),
-    HazardCategory.ELECTRICAL: ("配电箱未上锁，无漏电保护", "电缆破损，绝缘层老化", "临时用电未按规定架设"),
+    HazardCategory.ELECTRICAL: ("配电箱未上锁，无漏电保护", "电缆破损，绝缘层老化",
+                                "临时用电未按规定架设"),
     HazardCategory.GAS: ("液化气钢瓶与灶具间距不足", "未安装可燃气体报警装置", "燃气软管老化"),
-    HazardCategory.MANAGEMENT: ("安全生产责任制未落实到岗位", "未建立隐患排查治理台账", "未制定应急预案",
-                                "从业人员未经安全培训"),
-    HazardCategory.SPECIAL_EQUIPMENT: ("叉车未定期检验", "压力容器安全阀超期未校验", "电梯维保记录缺失"),
-    HazardCategory.CONFINED_SPACE: ("有限空间未设置警示标识", "有限空间作业未执行先通风、再检测、后作业"),
+    HazardCategory.MANAGEMENT: ("安全生产责任制未落实到岗位", "未建立隐患排查治理台账",
+                                "未制定应急预案", "从业人员未经安全培训"),
+    HazardCategory.SPECIAL_EQUIPMENT: ("叉车未定期检验", "压力容器安全阀超期未校验",
+                                       "电梯维保记录缺失"),
+    HazardCategory.CONFINED_SPACE: ("有限空间未设置警示标识",
+                                    "有限空间作业未执行先通风、再检测、后作业"),
     HazardCategory.DUST: ("除尘系统未定期清理积尘", "粉尘作业区电气设备不防爆"),
     HazardCategory.HAZCHEM: ("危险化学品未分类分区储存", "农药与食品混放"),
     HazardCategory.CONSTRUCTION: ("脚手架连墙件缺失", "临边洞口防护不到位", "起重机械无安全监控"),
@@ -81,7 +86,8 @@ DESCRIPTIONS = {
 }
 MAJOR_BASIS = {
     HazardCategory.DUST: "《工贸企业重大事故隐患判定标准》（应急管理部令第10号）粉尘涉爆",
-    HazardCategory.CONFINED_SPACE: "《工贸企业重大事故隐患判定标准》（应急管理部令第10号）有限空间作业",
+    HazardCategory.CONFINED_SPACE: (
+        "《工贸企业重大事故隐患判定标准》（应急管理部令第10号）有限空间作业"),
     HazardCategory.GAS: "《城镇燃气经营安全重大隐患判定标准》",
     HazardCategory.FIRE: "GB 35181-2017《重大火灾隐患判定方法》",
     HazardCategory.CONSTRUCTION: "《房屋市政工程生产安全重大事故隐患判定标准（2022版）》",
@@ -189,7 +195,8 @@ def build_activity(units: list[Unit], staff: list[Person], placer: Placer,
                       StaffRole.FIREFIGHTER) and p.active:
             by_dept.setdefault(p.department_code, []).append(p.code)
     fire = by_dept.get("XF", []) + by_dept.get("PCS", [])
-    grid_staff = {p.home_village_code: p.code for p in staff if p.role is StaffRole.VILLAGE_STAFF}
+    grid_staff = {p.home_village_code: p.code for p in staff
+                  if p.role is StaffRole.VILLAGE_STAFF and p.home_village_code}
     village_units: dict[str, list[Unit]] = {}
     for u in units:
         if u.status is not OperatingStatus.CLOSED:
@@ -256,7 +263,8 @@ def build_activity(units: list[Unit], staff: list[Person], placer: Placer,
         vi = next(i for i, v in enumerate(placer.villages) if v.code == vcode)
         week = cal.start - dt.timedelta(cal.start.weekday())
         while week.year <= year:
-            days = [week + dt.timedelta(int(d)) for d in sorted(rng.choice(6, size=2, replace=False))]
+            picks = sorted(rng.choice(6, size=2, replace=False))
+            days = [week + dt.timedelta(int(d)) for d in picks]
             for day in days:
                 if day.year != year:
                     continue
@@ -372,6 +380,7 @@ def _majors(hazards: list[Hazard], rng: np.random.Generator) -> None:
 def _close_loop(h: Hazard, rng: np.random.Generator, as_of: dt.date) -> None:
     """Deadline, rectification, review and sign-off dates (§5.8), then status as of ``as_of``."""
     f = h.found_on
+    reviewed: dt.date | None
     if h.level is HazardLevel.MAJOR:
         h.deadline = f + dt.timedelta(int(rng.integers(30, 91)))
         total = int(np.clip(np.exp(rng.normal(np.log(60), 0.85)), 20, 400))

@@ -1,4 +1,4 @@
-"""Identifier arithmetic: GB 32100 credit codes (统一社会信用代码) and GB 11714 organisation codes."""
+"""Identifier arithmetic: GB 32100 credit codes (统一社会信用代码), GB 11714 org codes."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def make_uscc(category: str, region: str, serial: int) -> str:
     Parameters
     ----------
     category
-        Two characters: ``91`` 企业, ``92`` 个体工商户, ``93`` 合作社, ``11``/``12``/``52``/``N2`` ….
+        Two characters: ``91`` 企业, ``92`` 个体工商户, ``93`` 合作社,
+        ``11``/``12``/``52``/``N2`` ….
     region
         Six-digit GB/T 2260 code of the registering authority.
     serial

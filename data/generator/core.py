@@ -1,7 +1,9 @@
-"""Public entry point: generate a dataset directory (town, county or province scale) and its manifest."""
+"""Entry point: generate a dataset directory (town, county or province scale) and manifest."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from data.generator.projection import to_lonlat
 from data.generator.roads import SPEED_KMH, build_roads
 from data.generator.town import TownSpec, build_micro_grids, build_town, place_settlements
 from data.generator.units import Placer, build_units
-from data.generator.writer import CSVWriter, GeoJSONWriter, write_manifest
+from data.generator.writer import CSVWriter, FeatureBuffer, GeoJSONWriter, write_manifest
 
 GENERATOR_VERSION = "1.0.0"
 SCALES = ("town", "county", "province")
@@ -65,7 +67,8 @@ def town_specs(scale: str, towns: int | None = None) -> Iterator[TownSpec]:
             name = f"{a}{b}{'镇' if k % 3 else '乡'}{k:03d}（示例数据）"
         row, col = divmod(i, cols)
         yield TownSpec(index=i, code=code, name=name, county_code=f"{county6}000000",
-                       centre=(cx + (col - cols // 2) * 13_000.0, cy + (row - cols // 2) * 12_000.0))
+                       centre=(cx + (col - cols // 2) * 13_000.0,
+                               cy + (row - cols // 2) * 12_000.0))
 
 
 def generate(out_dir: Path, seed: int = 2024, scale: str = "town", towns: int | None = None
@@ -127,12 +130,27 @@ def generate(out_dir: Path, seed: int = 2024, scale: str = "town", towns: int | 
         writers["hazards.geojson"] = GeoJSONWriter(out / "hazards.geojson")
     stats: dict[str, float] = {"road_km": 0.0}
 
+    options = {"multi": multi, "with_roads": with_roads, "with_grid_roads": with_grid_roads,
+               "with_gas": with_gas, "with_micro": with_micro, "with_activity": with_activity}
     n_towns = 0
-    for spec in town_specs(scale, towns):
-        n_towns += 1
-        _one_town(spec, seed, writers, stats, multi=multi, with_roads=with_roads,
-                  with_grid_roads=with_grid_roads, with_gas=with_gas, with_micro=with_micro,
-                  with_activity=with_activity)
+    if not multi:
+        for spec in town_specs(scale, towns):
+            n_towns += 1
+            _one_town(spec, seed, writers, stats, **options)
+    else:
+        # Towns are independent, so workers may build them in parallel; imap returns them in
+        # input order and each town's lines are written as a block, so bytes do not depend on
+        # the number of workers.
+        geo = {k: w.multi_polygons for k, w in writers.items() if isinstance(w, GeoJSONWriter)}
+        jobs = ((spec, seed, geo, options) for spec in town_specs(scale, towns))
+        with multiprocessing.get_context("fork").Pool(processes=min(2, os.cpu_count() or 1)) \
+                as pool:
+            for lines, town_stats in pool.imap(_town_lines, jobs, chunksize=4):
+                n_towns += 1
+                stats["road_km"] += town_stats["road_km"]
+                for name in sorted(lines):
+                    for line in lines[name]:
+                        writers[name].write_line(line)
     files = {name: w.close() for name, w in sorted(writers.items())}
     manifest: dict[str, Any] = {
         "generator": "data.generator",
@@ -150,6 +168,16 @@ def generate(out_dir: Path, seed: int = 2024, scale: str = "town", towns: int | 
     # Wall time goes to the caller, never into a file: files must not depend on the clock.
     manifest["_seconds"] = round(time.perf_counter() - started, 2)
     return manifest
+
+
+def _town_lines(job: tuple[TownSpec, int, dict[str, bool], dict[str, bool]]
+                ) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Worker: one town's features, serialised, keyed by file name."""
+    spec, seed, geo, options = job
+    buffers = {name: FeatureBuffer(multi) for name, multi in geo.items()}
+    stats = {"road_km": 0.0}
+    _one_town(spec, seed, buffers, stats, **options)
+    return {name: b.lines for name, b in buffers.items()}, stats
 
 
 def _one_town(spec: TownSpec, seed: int, w: dict[str, Any], stats: dict[str, float], *,
@@ -170,8 +198,8 @@ def _one_town(spec: TownSpec, seed: int, w: dict[str, Any], stats: dict[str, flo
             "households": v.households, "groups_count": v.groups_count})
     if with_micro:
         for g in build_micro_grids(town, layer_rng(seed, "micro_grids", i)):
-            w["micro_grids.geojson"].write(g.geom_ll, {"code": g.code, "village_code": g.village_code,
-                                                       "name": g.name})
+            w["micro_grids.geojson"].write(g.geom_ll, {
+                "code": g.code, "village_code": g.village_code, "name": g.name})
     roads_m = None
     if with_roads:
         node_offset = i * 100_000 if multi else 0
@@ -186,11 +214,11 @@ def _one_town(spec: TownSpec, seed: int, w: dict[str, Any], stats: dict[str, flo
             roads_m = shapely.union_all([e.geom_m for e in net.edges])
     gas = build_gas(town, net, layer_rng(seed, "gas", i)) if with_gas else None
     if gas is not None:
-        for p in gas.pipelines:
+        for pipe in gas.pipelines:
             w["gas_pipelines.geojson"].write(shapely.LineString(to_lonlat(
-                shapely.get_coordinates(p.geom_m))), {
-                "code": p.code, "name": p.name, "pressure_class": p.pressure_class.value,
-                "dn": p.dn, "material": p.material, "build_year": p.build_year,
+                shapely.get_coordinates(pipe.geom_m))), {
+                "code": pipe.code, "name": pipe.name, "pressure_class": pipe.pressure_class.value,
+                "dn": pipe.dn, "material": pipe.material, "build_year": pipe.build_year,
                 "operator": "许昌示例燃气有限公司（示例数据）"})
         for f in gas.facilities:
             w["gas_facilities.geojson"].write(point_ll(f.xy), {"code": f.code, "kind": f.kind,
@@ -203,8 +231,9 @@ def _one_town(spec: TownSpec, seed: int, w: dict[str, Any], stats: dict[str, flo
     units = build_units(town, units_rng, roads_m, net.trunk_m,
                         gas.all_m if gas else None, gas.medium_m if gas else None,
                         spec.short_name, serial_base=i * 1000)
-    for u in units:
-        w["units.geojson"].write(point_ll(u.xy), {
+    unit_points = shapely.points(to_lonlat(np.array([u.xy for u in units])))
+    for u, pt in zip(units, unit_points, strict=True):
+        w["units.geojson"].write(pt, {
             "code": u.code, "uscc": u.uscc, "name": u.name, "address": u.address,
             "village_code": u.village_code, "industry_code": u.industry_code,
             "department_code": u.department_code, "risk_color": u.risk_color.value,
@@ -213,7 +242,8 @@ def _one_town(spec: TownSpec, seed: int, w: dict[str, Any], stats: dict[str, flo
             "high_risk": u.high_risk, "gas_use": u.gas_use.value, "status": u.status.value,
             "employees": u.employees, "floor_area_m2": u.floor_area_m2})
     staff = build_staff(town, layer_rng(seed, "staff", i))
-    for p in staff:
+    for person in staff:
+        p = person
         w["staff.geojson"].write(point_ll(p.xy), {
             **tc, "code": p.code, "name": p.name, "department_code": p.department_code,
             "role": p.role.value, "home_village_code": p.home_village_code,

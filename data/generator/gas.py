@@ -1,4 +1,4 @@
-"""Gas network (次高压 feed, 调压站, 中压 branches along roads, valves, 调压柜) and fire stations."""
+"""Gas network (次高压 feed, 调压站, 中压 branches, valves, 调压柜) and fire stations."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
                                      s_main.project(station_on)))
     feed = feed.offset_curve(25.0)
     pipelines = [Pipeline("CGY-001", "次高压输气管线（西线）", PressureClass.SUB_HIGH,
-                          int(rng.choice([200, 250, 300])), "L245钢管", int(rng.integers(2012, 2017)),
+                          int(rng.choice([200, 250, 300])), "L245钢管",
+                          int(rng.integers(2012, 2017)),
                           shapely.LineString(np.vstack([shapely.get_coordinates(feed), station])))]
 
     graph = nx.Graph()
@@ -115,8 +116,9 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
         for part in shapely.get_parts(merged):
             n = len(pipelines)
             dn = 200 if n <= 2 else int(rng.choice([110, 160]))
-            pipelines.append(Pipeline(f"ZY-{n:03d}", f"中压燃气支线（至{name}）", PressureClass.MEDIUM,
-                                      dn, "PE100", int(rng.integers(2016, 2024)), part))
+            pipelines.append(Pipeline(f"ZY-{n:03d}", f"中压燃气支线（至{name}）",
+                                      PressureClass.MEDIUM, dn, "PE100",
+                                      int(rng.integers(2016, 2024)), part))
         branch_ends.append((name, shapely.get_coordinates(merged)[-1]))
 
     facilities = [PointFeature("TYZ-01", GasFacilityKind.REGULATOR_STATION.value,
@@ -137,7 +139,7 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
 
 
 def build_fire_stations(town: Town, rng: np.random.Generator) -> list[PointFeature]:
-    """One 专职消防队 and one 应急救援队 at the seat, 3–6 微型消防站 in the seat and big villages."""
+    """One 专职消防队 and one 应急救援队 at the seat; 3–6 微型消防站 in seat and big villages."""
     c = town.centre
     seat = town.spec.short_name
     out = [

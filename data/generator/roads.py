@@ -182,7 +182,7 @@ def _grid(town: Town, rng: np.random.Generator, region: BaseGeometry, spacing: f
 
 def _node(town: Town, lines: list[tuple[RoadClass, str, str, shapely.LineString]]
           ) -> list[RoadEdge]:
-    """Split all lines at every crossing, label pieces from their source line, keep one component."""
+    """Split lines at every crossing, label pieces from their source line, keep one component."""
     geoms = np.array([ln for *_, ln in lines])
     noded = shapely.get_parts(shapely.union_all(geoms))
     mids = shapely.line_interpolate_point(noded, 0.5, normalized=True)

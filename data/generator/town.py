@@ -84,7 +84,7 @@ class Town:
 
 def town_outline(rng: np.random.Generator, centre: tuple[float, float], area_km2: float
                  ) -> shapely.Polygon:
-    """A smoothed random-radius star (12–16 control points, ±25 % radius) of the given area, in metres."""
+    """A smoothed random-radius star (12–16 control points, ±25 % radius), metres, given area."""
     k = int(rng.integers(12, 17))
     step = 2 * np.pi / k
     angles = np.arange(k) * step + rng.uniform(-0.2, 0.2, k) * step
@@ -122,7 +122,8 @@ def lloyd(seeds: np.ndarray, region_m: BaseGeometry, fixed: np.ndarray, iteratio
     seeds = seeds.copy()
     for _ in range(iterations):
         verts, regions = _voronoi_regions(seeds)
-        cells = shapely.intersection(np.array([shapely.Polygon(verts[r]) for r in regions]), region_m)
+        polys = np.array([shapely.Polygon(verts[r]) for r in regions])
+        cells = shapely.intersection(polys, region_m)
         cent = shapely.get_coordinates(shapely.centroid(cells))
         move = ~fixed & ~shapely.is_empty(cells)
         seeds[move] = cent[move]
@@ -157,9 +158,15 @@ def partition(region_ll: BaseGeometry, seeds_m: np.ndarray) -> list[BaseGeometry
     list of Polygon or MultiPolygon
         One cell per seed, in seed order.
     """
-    verts, regions = _voronoi_regions(np.asarray(seeds_m, dtype=float))
-    verts_ll = to_lonlat(verts)
-    cells = shapely.intersection(np.array([shapely.Polygon(verts_ll[r]) for r in regions]), region_ll)
+    seeds_m = np.asarray(seeds_m, dtype=float)
+    verts, regions = _voronoi_regions(seeds_m)
+    # Cut the cells to a box well beyond the region before projecting: the sentinels' far
+    # vertices would otherwise leave the projection's domain and fold the polygons. Vertices
+    # inside the box keep their exact coordinates, so shared edges stay bit-identical.
+    box = shapely.box(*seeds_m.min(axis=0), *seeds_m.max(axis=0)).buffer(20_000, join_style=2)
+    polys_m = shapely.intersection(np.array([shapely.Polygon(verts[r]) for r in regions]), box)
+    polys = np.array([shapely.transform(p, to_lonlat) for p in polys_m])
+    cells = shapely.intersection(polys, region_ll)
     parts = [_polygon_parts(c) for c in cells]
     rings: list[np.ndarray] = []
     owners: list[tuple[int, int, int]] = []
@@ -207,7 +214,7 @@ def partition(region_ll: BaseGeometry, seeds_m: np.ndarray) -> list[BaseGeometry
 
 
 def _spread(total: int, weights: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Integers proportional to ``weights`` in [lo, hi] that sum to ``total`` (largest remainder)."""
+    """Integers ∝ ``weights`` in [lo, hi] summing to ``total`` (largest remainder)."""
     w = np.asarray(weights, dtype=float)
     raw = np.clip(total * w / w.sum(), lo, hi)
     out = np.floor(raw).astype(int)
@@ -318,7 +325,7 @@ class MicroGrid:
 
 
 def build_micro_grids(town: Town, rng: np.random.Generator) -> list[MicroGrid]:
-    """Split every village into its 村民小组 count: Voronoi of seeds scattered around the settlement."""
+    """Split each village into its 村民小组 count: Voronoi of seeds around the settlement."""
     grids: list[MicroGrid] = []
     for v in town.villages:
         seeds: list[np.ndarray] = []

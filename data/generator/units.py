@@ -1,4 +1,4 @@
-"""Units (生产经营单位): the §5.5 industry mix, placed by kind, with codes, flags and risk colours."""
+"""Units (生产经营单位): the §5.5 industry mix, placed by kind, with codes, flags, colours."""
 
 from __future__ import annotations
 
@@ -54,9 +54,9 @@ CATALOGUE: tuple[Kind, ...] = (
          "road", _IND, (25, 8, 90), (800, 6000), 3.0, NineSmallCategory.WORKSHOP),
     Kind("hair", 12, (("C1939", "发制品有限公司"), ("C1939", "假发加工厂")), "settlement",
          (("91", 0.7), ("92", 0.3)), (45, 15, 150), (400, 3000), 2.5, NineSmallCategory.WORKSHOP),
-    Kind("manufacturing", 45, (("C2110", "家具厂"), ("C2021", "木材加工厂"), ("C3311", "钢结构有限公司"),
-                               ("C3670", "汽车配件厂"), ("C2929", "塑料制品厂"), ("C2231", "纸箱厂"),
-                               ("C1810", "服装厂")),
+    Kind("manufacturing", 45, (("C2110", "家具厂"), ("C2021", "木材加工厂"),
+                               ("C3311", "钢结构有限公司"), ("C3670", "汽车配件厂"),
+                               ("C2929", "塑料制品厂"), ("C2231", "纸箱厂"), ("C1810", "服装厂")),
          "road", (("91", 0.7), ("92", 0.3)), (22, 5, 150), (300, 5000), 3.0,
          NineSmallCategory.WORKSHOP),
     Kind("building_materials", 8, (("C3031", "砖厂"), ("C3021", "商品混凝土有限公司"),
@@ -65,7 +65,8 @@ CATALOGUE: tuple[Kind, ...] = (
     Kind("construction", 15, (("E4710", "安置小区建设项目工地"), ("E4812", "道路改建工程工地"),
                               ("E4852", "供水管网工程工地")), "settlement", _IND, (40, 10, 120),
          (1000, 12000), 3.5),
-    Kind("supermarket", 114, (("F5212", "超市"), ("F5219", "便利店"), ("F5211", "百货商店")), "shop",
+    Kind("supermarket", 114, (("F5212", "超市"), ("F5219", "便利店"), ("F5211", "百货商店")),
+         "shop",
          (("92", 0.6), ("91", 0.4)), (3, 1, 20), (40, 280), 1.0, NineSmallCategory.SHOP),
     Kind("agri_hardware", 40, (("F5139", "农资经营部"), ("F5241", "五金建材店")), "shop", _BIZ,
          (3, 1, 10), (60, 290), 1.5, NineSmallCategory.SHOP),
@@ -192,7 +193,8 @@ class Placer:
         if mode == "pipe" and self.pipes is not None:
             q = self.pipes.interpolate(rng.uniform(0, self.pipes.length))
             ang = rng.uniform(0, 2 * np.pi)
-            return np.array([q.x, q.y]) + rng.uniform(80, 180) * np.array([np.cos(ang), np.sin(ang)])
+            offset = rng.uniform(80, 180) * np.array([np.cos(ang), np.sin(ang)])
+            return np.array([q.x, q.y]) + offset
         if village is None:
             village = int(rng.choice(len(self.villages), p=self.pops / self.pops.sum()))
         s = self.villages[village].settlement
@@ -207,22 +209,47 @@ class Placer:
         return s + rng.normal(0, 220, 2)
 
     def place(self, mode: str, village: int | None = None) -> tuple[np.ndarray, int]:
-        """A rounded-then-reprojected location strictly inside one village (``village`` if given), near a road."""
+        """One location strictly inside one village (``village`` if given), near a road."""
+        xy, vi = self.place_many([(mode, village)])
+        return xy[0], int(vi[0])
+
+    def place_many(self, requests: list[tuple[str, int | None]]) -> tuple[np.ndarray, np.ndarray]:
+        """Locations for many (mode, village) requests, checked in vectorised batches.
+
+        Candidates are rounded to 1e-7° and projected back before the checks, so what is
+        checked is exactly what gets written.
+        """
+        n = len(requests)
+        xy = np.zeros((n, 2))
+        vi = np.full(n, -1)
+        todo = np.arange(n)
         for attempt in range(400):
-            m = mode if attempt < 300 else "settlement"
-            xy_m = to_metres(to_lonlat(self.candidate(m, village)))[0]
-            pt = shapely.Point(xy_m)
-            hits = self.tree.query(pt, predicate="within")
-            if len(hits) != 1 or shapely.distance(self.bounds[hits[0]], pt) < BOUNDARY_CLEARANCE_M:
-                continue
-            if village is not None and int(hits[0]) != village:
-                continue
-            if self.roads is not None and shapely.distance(self.roads, pt) > ROAD_ACCESS_M:
-                continue
-            if mode == "fuel":
-                self.fuel_sites.append(xy_m)
-            return xy_m, int(hits[0])
-        raise RuntimeError(f"could not place a unit in mode {mode}")
+            if not len(todo):
+                break
+            cand = np.array([self.candidate(requests[i][0] if attempt < 300 else "settlement",
+                                            requests[i][1]) for i in todo])
+            cand = to_metres(to_lonlat(cand))
+            pts = shapely.points(cand)
+            inp, tree_idx = self.tree.query(pts, predicate="within")
+            hit = np.full(len(todo), -1)
+            counts = np.bincount(inp, minlength=len(todo))
+            single = counts[inp] == 1
+            hit[inp[single]] = tree_idx[single]
+            ok = hit >= 0
+            ok[ok] = shapely.distance(self.bounds[hit[ok]], pts[ok]) >= BOUNDARY_CLEARANCE_M
+            wanted = np.array([-1 if requests[i][1] is None else requests[i][1] for i in todo])
+            ok &= (wanted < 0) | (hit == wanted)
+            if self.roads is not None and ok.any():
+                ok[ok] = shapely.distance(self.roads, pts[ok]) <= ROAD_ACCESS_M
+            xy[todo[ok]] = cand[ok]
+            vi[todo[ok]] = hit[ok]
+            for i in todo[ok]:
+                if requests[i][0] == "fuel":
+                    self.fuel_sites.append(xy[i])
+            todo = todo[~ok]
+        if len(todo):
+            raise RuntimeError(f"could not place {len(todo)} units")
+        return xy, vi
 
 
 def _lognormal_int(rng: np.random.Generator, median: int, lo: int, hi: int) -> int:
@@ -260,26 +287,34 @@ def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None
     units: list[Unit] = []
     for kind in CATALOGUE:
         n = max(1, round(kind.count * scale_factor)) if scale_factor != 1.0 else kind.count
+        requests: list[tuple[str, int | None]] = []
+        for k in range(n):
+            if kind.place == "school":
+                village = 0 if kind.key == "kindergarten" and k < 2 else \
+                    school_villages[k % len(school_villages)]
+                requests.append(("settlement", village))
+            else:
+                requests.append((kind.place, None))
+        if kind.place == "fuel":
+            # Fuel stations keep 2 km apart, so each placement depends on the previous ones.
+            placed = [placer.place(*r) for r in requests]
+            xys, vis = np.array([p[0] for p in placed]), np.array([p[1] for p in placed])
+        else:
+            xys, vis = placer.place_many(requests)
+        cats, weights = zip(*kind.uscc, strict=True)
+        p_cat = np.array(weights) / sum(weights)
         for k in range(n):
             code, suffix = kind.industries[k % len(kind.industries)]
             dept, high = department_for(code)
-            village: int | None = None
-            mode = kind.place
-            if mode == "school":
-                village = school_villages[k % len(school_villages)] if k >= 2 or \
-                    kind.key != "kindergarten" else 0
-                mode = "settlement"
-            xy, vi = placer.place(mode, village)
-            cats, weights = zip(*kind.uscc, strict=True)
-            category = str(rng.choice(cats, p=np.array(weights) / sum(weights)))
+            category = str(cats[int(rng.choice(len(cats), p=p_cat))])
             region = regions[int(rng.choice(3, p=[0.70, 0.25, 0.05]))]
             emp = _lognormal_int(rng, *kind.employees)
             area = int(rng.integers(*kind.area))
             units.append(Unit(
                 code="", uscc=make_uscc(category, region, serial_base + len(units)),
                 name=f"{suffix}", kind=kind, industry_code=code, department_code=dept,
-                high_risk=high, employees=emp, floor_area_m2=area, xy=xy))
-            units[-1].extras["village_index"] = vi
+                high_risk=high, employees=emp, floor_area_m2=area, xy=xys[k]))
+            units[-1].extras["village_index"] = int(vis[k])
     _move_near_pipes(units, placer, rng)
     for i, u in enumerate(units):
         v = town.villages[int(u.extras["village_index"])]
@@ -289,7 +324,8 @@ def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None
         if u.kind.key == "public":
             u.name = f"{town_short}{u.name}"
         elif u.kind.key in ("middle_school", "primary_central", "health_centre"):
-            u.name = f"{town_short}{'第二' if u.kind.key == 'middle_school' and i % 2 else ''}{u.name}"
+            second = "第二" if u.kind.key == "middle_school" and i % 2 else ""
+            u.name = f"{town_short}{second}{u.name}"
         elif u.kind.key in ("primary_village", "kindergarten", "village_clinic", "elderly"):
             u.name = f"{where}{u.name}"
         else:
@@ -321,8 +357,8 @@ def _dedupe_names(units: list[Unit]) -> None:
     for u in units:
         if u.name in seen:
             seen[u.name] += 1
-            u.name = f"{u.name}（{seen[u.name]}店）" if u.kind.key in ("supermarket", "restaurant") \
-                else f"{u.name}{seen[u.name]}号"
+            chain = u.kind.key in ("supermarket", "restaurant")
+            u.name = f"{u.name}（{seen[u.name]}店）" if chain else f"{u.name}{seen[u.name]}号"
         else:
             seen[u.name] = 1
 
@@ -396,7 +432,7 @@ def _nine_small(u: Unit) -> NineSmallCategory | None:
 
 
 def _gas_use(units: list[Unit], rng: np.random.Generator, medium: BaseGeometry | None) -> None:
-    """~40 % bottled: everything far from a 中压 main, plus some right beside one (瓶改管 candidates)."""
+    """~40 % bottled: all far from a 中压 main, plus some right beside one (瓶改管 candidates)."""
     users = [u for u in units if u.kind.canteen]
     if not users:
         return

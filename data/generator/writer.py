@@ -47,6 +47,25 @@ def geometry_json(geom: BaseGeometry, as_multi: bool = False) -> dict[str, Any]:
     raise ValueError(f"unsupported geometry type {kind}")
 
 
+def feature_line(geom: BaseGeometry, properties: Mapping[str, Any], multi: bool = False) -> str:
+    """One GeoJSON Feature as a single line with sorted keys and fixed separators."""
+    feature = {"geometry": geometry_json(geom, multi), "properties": dict(properties),
+               "type": "Feature"}
+    return json.dumps(feature, **_DUMPS)  # type: ignore[arg-type]
+
+
+class FeatureBuffer:
+    """Collects serialised features in memory (a worker's output), in writer order."""
+
+    def __init__(self, multi_polygons: bool = False) -> None:
+        self._multi = multi_polygons
+        self.lines: list[str] = []
+
+    def write(self, geom: BaseGeometry, properties: Mapping[str, Any]) -> None:
+        """Serialise one feature exactly as :class:`GeoJSONWriter` would."""
+        self.lines.append(feature_line(geom, properties, self._multi))
+
+
 class _HashingFile:
     """A UTF-8 text sink that updates a SHA-256 digest with every byte it writes."""
 
@@ -80,15 +99,18 @@ class GeoJSONWriter:
     def count(self) -> int:
         return self._sink.count
 
+    @property
+    def multi_polygons(self) -> bool:
+        return self._multi
+
     def write(self, geom: BaseGeometry, properties: Mapping[str, Any]) -> None:
         """Append one feature."""
-        feature = {
-            "geometry": geometry_json(geom, self._multi),
-            "properties": dict(properties),
-            "type": "Feature",
-        }
+        self.write_line(feature_line(geom, properties, self._multi))
+
+    def write_line(self, line: str) -> None:
+        """Append one feature already serialised by :func:`feature_line`."""
         sep = "\n" if self._sink.count == 0 else ",\n"
-        self._sink.write_text(sep + json.dumps(feature, **_DUMPS))  # type: ignore[arg-type]
+        self._sink.write_text(sep + line)
         self._sink.count += 1
 
     def close(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -135,6 +136,8 @@ def test_county_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("GRIDSAFE_SLOW_TESTS"),
+                    reason="~30 s; set GRIDSAFE_SLOW_TESTS=1 to run")
 def test_county_scale(tmp_path: Path) -> None:
     manifest = generate(tmp_path, seed=2024, scale="county")
     assert manifest["files"]["units.geojson"]["count"] >= 50_000
