@@ -157,10 +157,13 @@ def _town_codes(frame: pd.DataFrame, villages: dict[str, str], fallback: str) ->
 
 
 def _clean(value: Any) -> Any:
-    if value is None:
+    """A Python value COPY can write: no NaN/NaT, numpy scalars unwrapped, timestamps as dates."""
+    if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and np.isnan(value):
         return None
+    if isinstance(value, pd.Timestamp):
+        return value.date() if value == value.normalize() else value.to_pydatetime()
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -336,8 +339,7 @@ def _load_hazards(
     ]
 
     def value(row: Any, name: str) -> Any:
-        v = row.get(name)
-        return None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+        return _clean(row.get(name))
 
     def rows() -> Iterator[list[Any]]:
         for i, row in enumerate(frame.to_dict("records")):
