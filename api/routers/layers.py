@@ -107,16 +107,16 @@ def _make_handler(layer: str) -> Any:
     base = inspect.signature(handler)
     params = [p for p in base.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     for name in (*spec.filters, *spec.prefix_filters):
-        annotation: Any = bool | None if name in BOOLEAN_FILTERS else str | None
+        boolean = name in BOOLEAN_FILTERS
         description = f"{name} starts with" if name in spec.prefix_filters else f"{name} equals"
         params.append(
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
-                default=Query(None, description=description, max_length=64)
-                if annotation is not bool | None
-                else Query(None, description=description),
-                annotation=annotation,
+                default=Query(None, description=description)
+                if boolean
+                else Query(None, description=description, max_length=64),
+                annotation=bool | None if boolean else str | None,
             )
         )
     handler.__signature__ = base.replace(parameters=params)  # type: ignore[attr-defined]

@@ -21,12 +21,9 @@ TOWN = "411003101000"
 
 
 @pytest.fixture
-def conn(request: pytest.FixtureRequest) -> Connection:
-    """``db_conn``, or a skip naming the reason when the shared database cannot be prepared."""
-    try:
-        return request.getfixturevalue("db_conn")
-    except Exception as exc:  # noqa: BLE001 - report any setup failure as the skip reason
-        pytest.skip(f"database fixture unavailable: {type(exc).__name__}: {exc}"[:300])
+def conn(db_conn: Connection) -> Connection:
+    """The test's rolled-back connection on the demo-town database."""
+    return db_conn
 
 
 def units_state(conn: Connection) -> tuple[int, str]:
