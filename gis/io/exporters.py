@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select, true
 
 from gis.crs import ACCEPTED_PROJECTED, STORAGE_SRID
 from gis.db.models import Department, Town, Unit, Village
@@ -56,8 +56,12 @@ def town_title(conn: Connection, town_code: str, ledger: Ledger) -> str:
     return f"{town.name}{marker}{ledger.name}"
 
 
-def fetch_units(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
+def fetch_units(
+    conn: Connection, town_code: str, where: ColumnElement[bool] | None = None
+) -> gpd.GeoDataFrame:
     """The town's units as a GeoDataFrame with the unit ledger's fields (EPSG:4490).
+
+    ``where`` narrows the rows further (the caller's access scope).
 
     ``village`` holds the village name and ``department`` the department short name, as the
     ledger shows them; ``lon``/``lat`` are the point coordinates.
@@ -74,7 +78,7 @@ def fetch_units(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
         )
         .join(Village, Village.code == Unit.village_code, isouter=True)
         .join(Department, Department.code == Unit.department_code)
-        .where(Unit.town_code == town_code)
+        .where(Unit.town_code == town_code, true() if where is None else where)
         .order_by(Unit.code)
     )
     frame = _frame(list(conn.execute(stmt)), fields)
@@ -83,7 +87,9 @@ def fetch_units(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
     return frame
 
 
-def fetch_villages(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
+def fetch_villages(
+    conn: Connection, town_code: str, where: ColumnElement[bool] | None = None
+) -> gpd.GeoDataFrame:
     """The town's villages as a GeoDataFrame with the village ledger's fields (EPSG:4490)."""
     fields = ["code", "name", "kind", "urban_rural_code", "population", "households",
               "groups_count"]
@@ -93,7 +99,7 @@ def fetch_villages(conn: Connection, town_code: str) -> gpd.GeoDataFrame:
             Village.population, Village.households, Village.groups_count,
             func.ST_AsBinary(Village.geom),
         )
-        .where(Village.town_code == town_code)
+        .where(Village.town_code == town_code, true() if where is None else where)
         .order_by(Village.code)
     )
     frame = _frame(list(conn.execute(stmt)), fields)
@@ -343,6 +349,7 @@ def export_units(
     dest: str | Path | None = None,
     crs: int | None = None,
     encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
 ) -> bytes | Path:
     """Export a town's unit ledger (生产经营单位台账).
 
@@ -361,13 +368,15 @@ def export_units(
         4547/4526 for projected ``shp``/``gpkg`` output.
     encoding
         Shapefile DBF encoding: ``"GBK"`` (default) or ``"UTF-8"``.
+    where
+        Extra row filter, e.g. ``scope_clause(Unit, scope)``.
 
     Returns
     -------
     bytes or pathlib.Path
         The content, or the path written.
     """
-    frame = fetch_units(conn, town_code)
+    frame = fetch_units(conn, town_code, where)
     data = export_frame(frame, UNIT_LEDGER, fmt, title=town_title(conn, town_code, UNIT_LEDGER),
                         crs=crs, encoding=encoding, stem="units")
     return _deliver(data, fmt, dest, "units")
@@ -381,12 +390,13 @@ def export_villages(
     dest: str | Path | None = None,
     crs: int | None = None,
     encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
 ) -> bytes | Path:
     """Export a town's villages (村/社区 grids) with their polygons.
 
     Parameters are those of :func:`export_units`; Excel and CSV carry attributes only.
     """
-    frame = fetch_villages(conn, town_code)
+    frame = fetch_villages(conn, town_code, where)
     data = export_frame(frame, VILLAGE_LEDGER, fmt,
                         title=town_title(conn, town_code, VILLAGE_LEDGER), crs=crs,
                         encoding=encoding, stem="villages")
