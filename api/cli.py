@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     from api import cli_backup, cli_io
 
     cli_io.add_commands(sub)
+    __import__("api.cli_assign").cli_assign.add_commands(sub)
     cli_backup.add_commands(sub)
     return parser
 

@@ -11,6 +11,7 @@ from gis.errors import (
     Conflict,
     DatabaseUnavailable,
     EmbeddedDatabaseError,
+    Forbidden,
     GridsafeError,
     ImportRejected,
     InvalidInput,
@@ -20,6 +21,7 @@ from gis.errors import (
 STATUS: dict[type[GridsafeError], int] = {
     NotFound: 404,
     Conflict: 409,
+    Forbidden: 403,
     InvalidInput: 400,
     ImportRejected: 422,
     DatabaseUnavailable: 503,

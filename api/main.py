@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
 from api.routers import health, layers, maps
+from api.routers import assignments as assignment_routes
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 
@@ -38,4 +39,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)
+    app.include_router(assignment_routes.router)
     return app

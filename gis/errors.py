@@ -27,6 +27,12 @@ class InvalidInput(GridsafeError):
     code = "invalid_input"
 
 
+class Forbidden(GridsafeError):
+    """Signed in, but the role or scope does not allow this action."""
+
+    code = "forbidden"
+
+
 class DatabaseUnavailable(GridsafeError):
     code = "database_unavailable"
 

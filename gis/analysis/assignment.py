@@ -158,7 +158,7 @@ def components(problem: Problem) -> tuple[int, np.ndarray]:
 
 
 def solve(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: float = 10.0,
-          workers: int = 8) -> Solution:
+          workers: int = 8, gap_limit: float = 0.0) -> Solution:
     """Fill, keep, minimise travel, then balance — see the module docstring.
 
     Parameters
@@ -171,7 +171,9 @@ def solve(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: flo
     time_limit_s
         Per stage and component; a stage stopped by the limit reports its gap.
     workers
-        CP-SAT search workers for large components (small ones use one).
+        CP-SAT search workers.
+    gap_limit
+        Stop the travel stage once proven within this relative gap (0 = prove optimality).
     """
     if travel_tolerance < 0:
         raise ValueError("travel_tolerance must be >= 0")
@@ -191,7 +193,7 @@ def solve(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: flo
         idx = order[starts[k]:starts[k + 1]]
         if len(idx) == 0:
             continue
-        res = _solve_component(problem, idx, travel_tolerance, time_limit_s, workers)
+        res = _solve_component(problem, idx, travel_tolerance, time_limit_s, workers, gap_limit)
         chosen = idx[res.chosen]
         person[problem.pair_slot[chosen]] = problem.pair_person[chosen]
         travel += res.travel
@@ -220,7 +222,7 @@ class _Result:
 
 
 def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit: float,
-                     workers: int) -> _Result:
+                     workers: int, gap_limit: float = 0.0) -> _Result:
     slots = problem.pair_slot[idx]
     people = problem.pair_person[idx]
     costs = problem.pair_cost[idx].astype(np.int64)
@@ -262,14 +264,19 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
     # Stage 2: travel.
     travel = cp_model.LinearExpr.weighted_sum(x, [int(c) for c in costs])
     model.minimize(travel)
+    solver.parameters.relative_gap_limit = gap_limit
     status = solver.solve(model)
-    optimal &= status == cp_model.OPTIMAL
+    solver.parameters.relative_gap_limit = 0.0
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise RuntimeError(f"CP-SAT lost the stage-1 assignment ({solver.status_name(status)})")
     best = int(round(solver.objective_value))
     # integer costs: the bound rounds up to the next integer
     bound = float(math.ceil(solver.best_objective_bound - 1e-6))
+    optimal &= bound >= best
     values = np.array([solver.boolean_value(v) for v in x])
+    stage2_worst = _worst(problem, used, values)
     # Stage 3: the lowest worst load ratio within the travel tolerance, then travel again.
-    if loads and optimal:
+    if loads:
         _hint(model, solver, x)
         model.add(travel <= int(math.floor(best * (1.0 + tolerance))))
         worst = model.new_int_var(0, RATIO_SCALE, "worst")
@@ -277,7 +284,9 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
             model.add(RATIO_SCALE * load <= worst * cap)
         model.minimize(worst)
         status = solver.solve(model)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        improves = status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
+            int(round(solver.objective_value)) < stage2_worst)
+        if improves:
             _hint(model, solver, x)
             best_worst = int(round(solver.objective_value))
             # Stated per person (not through ``worst``): a far tighter LP for the last stage.
@@ -289,13 +298,19 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
                 values = np.array([solver.boolean_value(v) for v in x])
     chosen = np.nonzero(values)[0]
     used_travel = int(costs[chosen].sum())
-    worst_value = 0
+    return _Result(chosen, used_travel, best, min(bound, best), _worst(problem, used, values),
+                   optimal)
+
+
+def _worst(problem: Problem, used: pd.DataFrame, values: np.ndarray) -> int:
+    """The highest load / capacity (per mille, rounded up) of an assignment."""
+    worst = 0
     for (p, pool), rows in used.groupby(["person", "pool"])["i"]:
         cap = int(problem.capacity[p, pool])
         if cap > 0:
             load = int(values[rows.to_numpy()].sum())
-            worst_value = max(worst_value, -(-RATIO_SCALE * load // cap))
-    return _Result(chosen, used_travel, best, min(bound, best), worst_value, optimal)
+            worst = max(worst, -(-RATIO_SCALE * load // cap))
+    return worst
 
 
 def _hint(model: cp_model.CpModel, solver: cp_model.CpSolver, x: list[cp_model.IntVar]) -> None:
