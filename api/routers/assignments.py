@@ -40,7 +40,7 @@ def run_assignments(body: AssignmentRunCreate, conn: ConnDep, scope: ScopeDep,
                     settings: SettingsDep) -> AssignmentRunRead:
     """Fill every grid, unit and 五包一 slot of a town; ``dry_run`` shows the diff only."""
     report = wf.run_assignment(conn, body.town or settings.town_code, body.as_of, scope,
-                               dry_run=body.dry_run, author=scope.username)
+                               dry_run=body.dry_run, author=getattr(scope, "username", None))
     return AssignmentRunRead.model_validate(asdict(report))
 
 
