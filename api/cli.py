@@ -133,11 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--load", action="store_true", help="also load it into the database")
     gen.set_defaults(func=cmd_generate)
 
-    from api import cli_backup, cli_io
+    from api import cli_backup, cli_gaps, cli_io
 
     cli_io.add_commands(sub)
     __import__("api.cli_assign").cli_assign.add_commands(sub)
     cli_backup.add_commands(sub)
+    cli_gaps.add_commands(sub)
     return parser
 
 

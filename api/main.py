@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
-from api.routers import health, layers, maps
 from api.routers import assignments as assignment_routes
+from api.routers import gaps, health, layers, maps
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 
@@ -39,5 +39,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)
+    app.include_router(gaps.router)
     app.include_router(assignment_routes.router)
     return app
