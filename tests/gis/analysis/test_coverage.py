@@ -367,3 +367,30 @@ def test_overdue_rules_come_from_the_table() -> None:
 def test_add_months_clips_to_month_end() -> None:
     got = add_months(pd.Series([dt.date(2024, 1, 31), dt.date(2024, 11, 30)]), pd.Series([1, 3]))
     assert got.tolist() == [dt.date(2024, 2, 29), dt.date(2025, 2, 28)]
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1.0, 25.0])
+def test_locate_units_matches_brute_force_distances(tolerance: float) -> None:
+    rng = np.random.default_rng(3)
+    v = town().villages
+    # An L-shaped third village makes reflex corners for the shrunk cores.
+    l_shape = shapely.difference(
+        box(X0, Y0 + 1000, X0 + 2000, Y0 + 2000), box(X0 + 1000, Y0 + 1500, X0 + 2000, Y0 + 2000)
+    )
+    v = pd.concat(
+        [v, gpd.GeoDataFrame({"code": ["V3"], "name": ["三村"]}, geometry=[l_shape], crs=CRS)],
+        ignore_index=True,
+    )
+    xy = rng.uniform([-100, -100], [2100, 2100], (3000, 2))
+    xy[:200, 0] = 1000.0  # on the V1/V2 edge
+    xy[200:300, 1] = 1000.0 + rng.uniform(-tolerance, tolerance, 100)  # near V1|V2 / V3
+    pts = gpd.GeoSeries(shapely.points(xy + [X0, Y0]), crs=CRS)
+    got = locate_units(pts, v, tolerance_m=tolerance)
+    for i, p in enumerate(pts):
+        d_edge = v.boundary.distance(p)
+        inside = v.geometry.contains(p)
+        boundary = bool((d_edge <= tolerance).any()) if tolerance else bool((d_edge == 0).any())
+        assert got["on_boundary"].iloc[i] == boundary, (i, xy[i])
+        if not boundary:
+            want = v["code"][inside].iloc[0] if inside.any() else None
+            assert got["grid_code"].iloc[i] == want, (i, xy[i])

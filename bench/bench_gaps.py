@@ -1,0 +1,355 @@
+"""Benchmark: the coverage-gap report on the county dataset, containment on >= 1M units.
+
+Run: ``.venv/bin/python -m bench.bench_gaps [--data DIR] [--points 1000000] [--pg]``.
+Without ``--data`` the county dataset is generated into a temporary directory. Baselines are
+measured in the same run on the same frames:
+
+* containment: a bare ``geopandas.sjoin(points, villages, predicate="intersects")``;
+* the full report: a naive GeoPandas/networkx report (sjoin, buffer + sjoin per gas rule, a
+  networkx multi-source Dijkstra, the same pandas staffing logic);
+* fire service areas (``--pg``): pgRouting ``pgr_drivingDistance`` on the same road graph in a
+  throwaway cluster, against the in-memory scipy Dijkstra.
+
+Responsibilities and inspections are synthesised (the county dataset has none): an inspector for
+90% of units, a chief per village, full teams for 80% of key units, a last inspection in 2024.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from data import REFERENCE_DIR
+from gis.analysis.coverage import (
+    TEAM_ROLES,
+    CoverageInputs,
+    CoverageParams,
+    coverage_report,
+    locate_units,
+)
+from gis.analysis.road_graph import road_graph, travel_times
+from gis.crs import METRIC_SRID
+
+AS_OF = dt.date(2024, 12, 31)
+
+
+def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` runs and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def read(directory: Path, name: str) -> gpd.GeoDataFrame:
+    path = directory / f"{name}.geojson"
+    if not path.exists():
+        return gpd.GeoDataFrame(geometry=[], crs=4490)
+    frame = gpd.read_file(path)
+    return frame.set_crs(4490, allow_override=True)
+
+
+def county_inputs(directory: Path, seed: int = 7) -> CoverageInputs:
+    rng = np.random.default_rng(seed)
+    villages = read(directory, "villages")
+    units = read(directory, "units")
+    units.insert(0, "id", np.arange(1, len(units) + 1))
+    staff = read(directory, "staff")
+    staff.insert(0, "id", np.arange(1, len(staff) + 1))
+    roads = read(directory, "roads")
+    # As the loader does (gis.io.dataset): seconds at the posted speed, -1 against a one-way.
+    roads["cost_s"] = roads["length_m"].astype(float) / (roads["speed_kmh"].astype(float) / 3.6)
+    roads["reverse_cost_s"] = np.where(roads["oneway"].astype(bool), -1.0, roads["cost_s"])
+    pipelines = read(directory, "gas_pipelines")
+    if "pressure_class" not in pipelines:
+        pipelines = gpd.GeoDataFrame({"code": [], "pressure_class": []}, geometry=[], crs=4490)
+    stations = read(directory, "fire_stations")
+
+    staff_ids = staff["id"].to_numpy()
+    rows: list[pd.DataFrame] = []
+    has = rng.random(len(units)) < 0.9
+    rows.append(
+        pd.DataFrame(
+            {
+                "staff_id": rng.choice(staff_ids, has.sum()),
+                "role": "unit_inspector",
+                "village_code": None,
+                "unit_id": units["id"][has].to_numpy(),
+            }
+        )
+    )
+    rows.append(
+        pd.DataFrame(
+            {
+                "staff_id": rng.choice(staff_ids, len(villages)),
+                "role": "grid_chief",
+                "village_code": villages["code"].to_numpy(),
+                "unit_id": None,
+            }
+        )
+    )
+    key = units.loc[units["fire_key_level"] != "none", "id"].to_numpy()
+    full = key[rng.random(len(key)) < 0.8]
+    for role in TEAM_ROLES:
+        rows.append(
+            pd.DataFrame(
+                {
+                    "staff_id": rng.choice(staff_ids, len(full)),
+                    "role": role.value,
+                    "village_code": None,
+                    "unit_id": full,
+                }
+            )
+        )
+    resp = pd.concat(rows, ignore_index=True).astype({"unit_id": object, "village_code": object})
+    days = rng.integers(0, 365, len(units))
+    last = pd.Series(
+        [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in days], index=units["id"]
+    )
+    rules = pd.read_csv(REFERENCE_DIR / "inspection_frequency.csv")
+    return CoverageInputs(
+        villages=villages,
+        units=units,
+        staff=staff,
+        responsibilities=resp,
+        last_inspected=last,
+        frequency_rules=rules,
+        roads=roads,
+        pipelines=pipelines,
+        fire_stations=stations,
+    )
+
+
+def naive_report(inputs: CoverageInputs, params: CoverageParams) -> dict[str, int]:
+    """The obvious GeoPandas + networkx way: the baseline for the full report."""
+    units = inputs.units.to_crs(METRIC_SRID)
+    villages = inputs.villages.to_crs(METRIC_SRID)
+    out: dict[str, int] = {}
+    joined = gpd.sjoin(units, villages[["code", "geometry"]], predicate="intersects")
+    hits = joined.groupby(level=0).size().reindex(units.index, fill_value=0)
+    edges = gpd.GeoDataFrame(geometry=villages.boundary, crs=METRIC_SRID)
+    near_edge = gpd.sjoin(
+        units, edges, predicate="dwithin", distance=params.boundary_tolerance_m
+    ).index.unique()
+    out["unit_on_boundary"] = len(near_edge)
+    out["unit_outside_grid"] = int(((hits == 0) & ~units.index.isin(near_edge)).sum())
+
+    # Fire: networkx multi-source Dijkstra from the stations' nearest nodes.
+    roads = inputs.roads.to_crs(METRIC_SRID)
+    g = nx.DiGraph()
+    xy: dict[int, tuple[float, float]] = {}
+    for r in roads.itertuples():
+        coords = r.geometry.coords
+        xy[r.source], xy[r.target] = coords[0][:2], coords[-1][:2]
+        if r.cost_s >= 0:
+            g.add_edge(r.source, r.target, weight=r.cost_s)
+        if r.reverse_cost_s >= 0:
+            g.add_edge(r.target, r.source, weight=r.reverse_cost_s)
+    nodes = gpd.GeoDataFrame(
+        {"node": list(xy)},
+        geometry=gpd.points_from_xy(*zip(*xy.values(), strict=True)),
+        crs=METRIC_SRID,
+    )
+    stations = inputs.fire_stations.to_crs(METRIC_SRID)
+    stations = stations[stations["kind"].isin(["fire_station", "micro_station"])]
+    s_near = gpd.sjoin_nearest(stations, nodes, distance_col="d")
+    for node, d in zip(s_near["node"], s_near["d"], strict=True):
+        w = d / params.access_speed_ms
+        if not g.has_edge("root", node) or g["root"][node]["weight"] > w:
+            g.add_edge("root", node, weight=w)
+    times = nx.single_source_dijkstra_path_length(
+        g, "root", cutoff=params.fire_limit_s + 1e-3, weight="weight"
+    )
+    obliged = units[units["status"].isin(["operating", "seasonal"])]
+    u_near = gpd.sjoin_nearest(obliged, nodes, distance_col="d")
+    u_near = u_near[~u_near.index.duplicated()]
+    t = u_near["node"].map(times).astype(float) + u_near["d"] / params.access_speed_ms
+    out["beyond_fire_cover"] = int((~(t <= params.fire_limit_s + 1e-3)).sum())
+
+    # Gas: buffer + sjoin.
+    pipes = inputs.pipelines.to_crs(METRIC_SRID)
+    if len(pipes):
+        zone = gpd.GeoDataFrame(
+            geometry=pipes.buffer(params.protection_corridor_m), crs=METRIC_SRID
+        )
+        out["gas_in_protection_corridor"] = int(
+            gpd.sjoin(units, zone, predicate="intersects").index.nunique()
+        )
+    return out
+
+
+def containment(
+    villages: gpd.GeoDataFrame, n_points: int, seed: int = 11, outside_share: float = 0.02
+) -> dict[str, float]:
+    """>= 1M random unit points over the county's villages: locate_units against a bare sjoin.
+
+    Points are uniform over the villages (2% outside them, as ledgers have a few strays). The
+    three contenders run interleaved, three rounds, and each reports its median, so the load
+    of the machine falls on all of them alike.
+    """
+    rng = np.random.default_rng(seed)
+    v = villages.to_crs(METRIC_SRID)[["code", "geometry"]]
+    minx, miny, maxx, maxy = v.total_bounds
+    area = shapely.union_all(v.geometry.to_numpy())
+    shapely.prepare(area)
+    inside: list[np.ndarray] = []
+    outside: list[np.ndarray] = []
+    want_out = int(n_points * outside_share)
+    while sum(map(len, inside)) < n_points - want_out or sum(map(len, outside)) < want_out:
+        xy = rng.uniform([minx, miny], [maxx, maxy], (n_points, 2))
+        hit = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+        inside.append(xy[hit])
+        outside.append(xy[~hit])
+    xy = np.concatenate(
+        [np.concatenate(inside)[: n_points - want_out], np.concatenate(outside)[:want_out]]
+    )
+    xy = xy[rng.permutation(len(xy))]
+    pts = gpd.GeoSeries(shapely.points(xy), crs=METRIC_SRID)
+    points = gpd.GeoDataFrame(geometry=pts)
+    runs: dict[str, list[float]] = {"sjoin": [], "exact": [], "tol1m": []}
+    contenders: dict[str, Callable[[], Any]] = {
+        "sjoin": lambda: gpd.sjoin(points, v, predicate="intersects"),
+        "exact": lambda: locate_units(pts, v, tolerance_m=0.0),
+        "tol1m": lambda: locate_units(pts, v, tolerance_m=1.0),
+    }
+    results: dict[str, Any] = {}
+    for _ in range(3):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            results[name] = fn()
+            runs[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(t) for k, t in runs.items()}
+    located = int((results["exact"]["n_grids"] > 0).sum())
+    assert results["sjoin"].index.nunique() == located
+    loc = results["tol1m"]
+    return {
+        "points": len(pts),
+        "polygons": len(v),
+        "sjoin_s": med["sjoin"],
+        "locate_exact_s": med["exact"],
+        "locate_tol1m_s": med["tol1m"],
+        "ratio_exact": med["exact"] / med["sjoin"],
+        "ratio_tol1m": med["tol1m"] / med["sjoin"],
+        "outside": int((loc["n_grids"] == 0).sum()),
+        "on_boundary": int(loc["on_boundary"].sum()),
+    }
+
+
+def pgrouting(inputs: CoverageInputs, params: CoverageParams) -> dict[str, float]:
+    """Fire service area: scipy multi-source Dijkstra vs pgr_drivingDistance (same graph)."""
+    from sqlalchemy import create_engine, text
+
+    from gis.db.local_server import LocalServer
+
+    roads = inputs.roads.to_crs(METRIC_SRID)
+    graph = road_graph(roads)
+    stations = inputs.fire_stations.to_crs(METRIC_SRID)
+    stations = stations[stations["kind"].isin(["fire_station", "micro_station"])]
+    s_node, _ = graph.snap(stations.geometry.to_numpy())
+    starts = np.unique(s_node)
+    scipy_s, times = timed(
+        lambda: travel_times(graph, starts, limit_s=params.fire_limit_s), repeat=5
+    )
+    reached_scipy = int(np.isfinite(times).sum())
+
+    work = Path(tempfile.mkdtemp(prefix="gridsafe-bench-gaps-"))
+    work.chmod(0o755)
+    server = LocalServer(work / "pg", durable=False)
+    engine = create_engine(server.start())
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pgrouting CASCADE"))
+            conn.execute(
+                text(
+                    "CREATE TABLE bench_roads (id bigint, source bigint, target bigint,"
+                    " cost float8, reverse_cost float8)"
+                )
+            )
+            rows = [
+                {"i": i, "s": int(s), "t": int(t), "c": float(c), "r": float(r)}
+                for i, (s, t, c, r) in enumerate(
+                    roads[["source", "target", "cost_s", "reverse_cost_s"]].itertuples(index=False)
+                )
+            ]
+            conn.execute(text("INSERT INTO bench_roads VALUES (:i, :s, :t, :c, :r)"), rows)
+        sql = text(
+            "SELECT node, min(agg_cost) FROM pgr_drivingDistance("
+            "'SELECT id, source, target, cost, reverse_cost FROM bench_roads',"
+            " CAST(:starts AS bigint[]), :limit, directed => true, equicost => true)"
+            " GROUP BY node"
+        )
+        ids = [int(graph.node_ids[i]) for i in starts]
+
+        def run() -> int:
+            with engine.connect() as conn:
+                return len(conn.execute(sql, {"starts": ids, "limit": params.fire_limit_s}).all())
+
+        pg_s, reached_pg = timed(run, repeat=5)
+    finally:
+        engine.dispose()
+        server.destroy()
+    return {
+        "nodes": graph.n_nodes,
+        "edges": len(roads),
+        "sources": len(starts),
+        "scipy_s": scipy_s,
+        "pgr_drivingDistance_s": pg_s,
+        "ratio_pg_over_scipy": pg_s / scipy_s,
+        "reached_scipy": reached_scipy,
+        "reached_pg": reached_pg,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, help="a county dataset directory (default: generate)")
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--pg", action="store_true", help="also time pgr_drivingDistance")
+    args = parser.parse_args()
+    directory = args.data
+    if directory is None:
+        from data.generator.core import generate
+
+        directory = Path(tempfile.mkdtemp(prefix="gridsafe-county-")) / "county"
+        generate(directory, seed=2024, scale="county")
+    inputs = county_inputs(directory)
+    params = CoverageParams(as_of=AS_OF)
+    report_s, report = timed(lambda: coverage_report(inputs, params))
+    naive_s, naive = timed(lambda: naive_report(inputs, params), repeat=1)
+    counts = report.counts()
+    for key, value in naive.items():
+        assert counts[key] == value, (key, counts[key], value)
+    result: dict[str, Any] = {
+        "machine": f"{platform.machine()} {platform.python_version()}",
+        "units": len(inputs.units),
+        "villages": len(inputs.villages),
+        "report_s": report_s,
+        "report_stages_s": {k: round(v, 3) for k, v in report.timings.items()},
+        "naive_subset_s": naive_s,
+        "ratio_report_over_naive_subset": report_s / naive_s,
+        "gaps": counts,
+        "containment": containment(inputs.villages, args.points),
+    }
+    if args.pg:
+        result["fire_service_area"] = pgrouting(inputs, params)
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
