@@ -244,6 +244,8 @@ def layer_filter(
             raise InvalidInput(f"layer {layer} cannot be filtered by prefix of {name}")
         clauses.append(_column(spec, name).startswith(value, autoescape=True))
     if search:
+        if "name" not in spec.properties:
+            raise InvalidInput(f"layer {layer} has no name to search (q)")
         clauses.append(_column(spec, "name").contains(search, autoescape=True))
     return and_(literal(True), *clauses)
 
