@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gis.errors import GridsafeError, ImportRejected
 from gis.settings import Settings, get_settings
 
@@ -53,6 +55,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say("demo town already loaded")
     else:
         _say(f"demo town loaded: {report.total_rows} rows in {report.seconds:.1f} s")
+    from api.cli_accounts import announce_demo_accounts  # ensure_demo_accounts, and say so
+
+    announce_demo_accounts(engine, settings.town_code)
     _serve(settings, args.host, args.port)
     return 0
 
@@ -137,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_io.add_commands(sub)
     __import__("api.cli_assign").cli_assign.add_commands(sub)
+    from api import cli_accounts
+
+    cli_accounts.add_commands(sub)
     cli_backup.add_commands(sub)
     cli_gaps.add_commands(sub)
     return parser
@@ -154,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GridsafeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # settings refused at start, e.g. the default secret
+        print("配置错误，服务未启动 (configuration refused; not started):", file=sys.stderr)
+        for error in exc.errors():
+            print(f"  {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

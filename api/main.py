@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
-from api.limits import BodySizeLimit
+from api.routers import accounts, audit, auth, gaps, health, layers, maps, reports, web
 from api.routers import assignments as assignment_routes
-from api.routers import gaps, health, layers, maps
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 
@@ -37,10 +36,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)
     app.include_router(gaps.router)
     app.include_router(assignment_routes.router)
+    app.include_router(auth.router)
+    app.include_router(accounts.router)
+    app.include_router(audit.router)
+    app.include_router(reports.router)
+    app.include_router(web.router)
     return app

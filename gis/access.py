@@ -22,6 +22,7 @@ from gis.db.models import (
     Hazard,
     Inspection,
     MicroGrid,
+    ReporterIdentity,
     Responsibility,
     Road,
     Staff,
@@ -55,6 +56,9 @@ class Scope:
     staff_id: int | None = None
     read_only: bool = False
     as_of: dt.date = field(default_factory=dt.date.today)
+    #: The signed-in account this scope belongs to (None for the CLI and internal jobs).
+    account_id: int | None = None
+    username: str | None = None
 
     @classmethod
     def unrestricted(cls) -> Scope:
@@ -99,18 +103,30 @@ def _village_area(codes: frozenset[str]) -> Any:
 
 NETWORK_TABLES = (Road, GasPipeline, GasFacility, FireStation)
 
+#: Tables only the town safety office may read: reporters' identities (举报人信息, confidential by
+#: law), accounts and the audit log. Named by table so gis.db.access_models need not be imported.
+TOWN_ADMIN_ONLY_TABLES = frozenset({"reporter_identities", "accounts", "audit_log"})
+#: Tables no scope reads through a query (the service checks them directly).
+UNREADABLE_TABLES = frozenset({"revoked_tokens"})
+
 
 def scope_clause(model: type[Base], scope: Scope) -> ColumnElement[bool]:
     """The WHERE clause restricting ``model``'s rows to what ``scope`` may see."""
-    if scope.role is Role.PUBLIC:
+    table = model.__table__
+    if scope.role is Role.PUBLIC or table.name in UNREADABLE_TABLES:
+        return false()
+    if table.name in TOWN_ADMIN_ONLY_TABLES and scope.role is not Role.TOWN_ADMIN:
         return false()
     clauses: list[ColumnElement[bool]] = []
-    table_cols = model.__table__.columns
+    table_cols = table.columns
     if scope.town_codes is not None:
         if model is Town:
             clauses.append(Town.code.in_(sorted(scope.town_codes)))
         elif "town_code" in table_cols:
             clauses.append(model.town_code.in_(sorted(scope.town_codes)))
+        elif model is ReporterIdentity:
+            town_hazards = select(Hazard.id).where(Hazard.town_code.in_(sorted(scope.town_codes)))
+            clauses.append(ReporterIdentity.hazard_id.in_(town_hazards))
 
     if scope.village_codes is not None:
         codes = sorted(scope.village_codes)
@@ -120,6 +136,15 @@ def scope_clause(model: type[Base], scope: Scope) -> ColumnElement[bool]:
             clauses.append(Staff.home_village_code.in_(codes))
         elif model is Town:
             clauses.append(Town.code.in_(select(Village.town_code).where(Village.code.in_(codes))))
+        elif model is Responsibility:
+            # A unit slot carries no village code: it belongs to the village of its unit.
+            village_units = select(Unit.id).where(Unit.village_code.in_(codes))
+            clauses.append(
+                or_(
+                    Responsibility.village_code.in_(codes),
+                    Responsibility.unit_id.in_(village_units),
+                )
+            )
         elif "village_code" in table_cols:
             clauses.append(model.village_code.in_(codes))
         elif model in NETWORK_TABLES:

@@ -27,6 +27,12 @@ class InvalidInput(GridsafeError):
     code = "invalid_input"
 
 
+class Unauthenticated(GridsafeError):
+    """No valid credentials: missing, expired, revoked, or the account is inactive."""
+
+    code = "unauthenticated"
+
+
 class Forbidden(GridsafeError):
     """Signed in, but the role or scope does not allow this action."""
 

@@ -1,0 +1,159 @@
+"""Web sign-in pages (Chinese UI): login form, current account, logout; session cookie + CSRF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection
+
+from api.dependencies import ConnDep, SettingsDep, actor_of
+from api.security import (
+    SESSION_COOKIE,
+    check_csrf,
+    clear_session_cookie,
+    csrf_token_for,
+    new_csrf_token,
+    set_csrf_cookie,
+    set_session_cookie,
+)
+from gis.access import Role, Scope
+from gis.auth import decode_token
+from gis.errors import Forbidden, Unauthenticated
+from gis.settings import Settings
+from gis.workflows.accounts import (
+    Principal,
+    authenticate,
+    get_account,
+    issue_for,
+    principal_for_token,
+    revoke,
+    scope_for,
+)
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+
+HOME = "/account"
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: an open redirect after login would hand phishers a trusted link."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return HOME
+
+
+def _session(request: Request, conn: Connection, settings: Settings) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return principal_for_token(
+            conn, decode_token(token, settings.secret_key.get_secret_value())
+        )
+    except Unauthenticated:
+        return None
+
+
+def _login_page(
+    request: Request,
+    settings: Settings,
+    *,
+    error: str | None = None,
+    username: str = "",
+    next_: str = HOME,
+    status_code: int = 200,
+) -> HTMLResponse:
+    token = csrf_token_for(request, settings)
+    context = {
+        "csrf_token": token,
+        "error": error,
+        "username": username,
+        "next": _safe_next(next_),
+        "demo": settings.mode == "demo",
+    }
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status_code)
+    set_csrf_cookie(response, token, settings)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request,
+    settings: SettingsDep,
+    next: Annotated[str, Query(max_length=300)] = HOME,  # noqa: A002 - the conventional name
+) -> HTMLResponse:
+    return _login_page(request, settings, next_=next)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=300)] = HOME,  # noqa: A002
+) -> Response:
+    try:
+        check_csrf(request, settings, csrf_token)
+    except Forbidden as exc:
+        return _login_page(request, settings, error=exc.message, username=username, status_code=403)
+    actor = actor_of(request, Scope(role=Role.PUBLIC, username=username[:64]))
+    outcome = authenticate(
+        conn, username, password, actor=actor, allow_demo=settings.mode == "demo"
+    )
+    if outcome.principal is None:
+        return _login_page(
+            request, settings, error=outcome.reason, username=username, next_=next, status_code=401
+        )
+    token, _ = issue_for(conn, outcome.principal, settings.secret_key.get_secret_value())
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, token, settings)
+    # A fresh CSRF token per session: one planted before login is worthless after it.
+    set_csrf_cookie(response, new_csrf_token(settings), settings)
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
+    principal = _session(request, conn, settings)
+    if principal is None:
+        return RedirectResponse(f"/login?next={HOME}", status_code=303)
+    scope = scope_for(conn, principal)
+    row = get_account(conn, Scope.unrestricted(), principal.account_id)
+    token = csrf_token_for(request, settings)
+    response = templates.TemplateResponse(
+        request,
+        "account.html",
+        {
+            "account": row,
+            "role_label": principal.role.label,
+            "read_only": scope.read_only,
+            "csrf_token": token,
+        },
+    )
+    set_csrf_cookie(response, token, settings)
+    return response
+
+
+@router.post("/logout")
+def logout_submit(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(request, settings, csrf_token)
+    principal = _session(request, conn, settings)
+    if principal is not None and principal.claims is not None:
+        scope = scope_for(conn, principal)
+        revoke(conn, principal.claims, actor_of(request, scope))
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response)
+    return response
