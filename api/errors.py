@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
     Conflict,
@@ -50,6 +55,14 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=_status(exc), headers=headers)
 
 
+async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses to store or compare (NUL byte, number out of range): the
+    client's input, not a server fault."""
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    return JSONResponse({"code": "invalid_input", "message": reason}, status_code=400)
+
+
 async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     if (
         isinstance(exc, DBAPIError)
@@ -64,7 +77,47 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: Stable codes for the HTTP errors FastAPI and Starlette raise themselves (unknown path, …).
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    body = {
+        "code": HTTP_CODES.get(exc.status_code, "http_error"),
+        "message": message,
+        "detail": jsonable_encoder(exc.detail),
+    }
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    """422 with ``{code, message, field}``; ``detail`` keeps FastAPI's list for its schema."""
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors())
+    first = errors[0] if errors else {}
+    field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
+    message = f"{field}: {first.get('msg')}" if field else str(first.get("msg", "invalid request"))
+    body = {"code": "invalid_input", "message": message, "field": field, "detail": errors}
+    return JSONResponse(body, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GridsafeError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(PoolTimeout, _database_down)

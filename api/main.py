@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routers import accounts, audit, auth, gaps, health, layers, maps, reports, web
 from api.routers import assignments as assignment_routes
 from gis.db.engine import get_engine
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)
