@@ -259,25 +259,29 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(f"CP-SAT found no assignment (status {solver.status_name(status)})")
     optimal = status == cp_model.OPTIMAL
+    stage1 = np.array([solver.boolean_value(v) for v in x])
     model.add(fill_keep >= int(round(solver.objective_value)))
-    _hint(model, solver, x)
+    _hint(model, x, stage1)
     # Stage 2: travel.
     travel = cp_model.LinearExpr.weighted_sum(x, [int(c) for c in costs])
     model.minimize(travel)
     solver.parameters.relative_gap_limit = gap_limit
     status = solver.solve(model)
     solver.parameters.relative_gap_limit = 0.0
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise RuntimeError(f"CP-SAT lost the stage-1 assignment ({solver.status_name(status)})")
-    best = int(round(solver.objective_value))
-    # integer costs: the bound rounds up to the next integer
-    bound = float(math.ceil(solver.best_objective_bound - 1e-6))
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        best = int(round(solver.objective_value))
+        values = np.array([solver.boolean_value(v) for v in x])
+        # integer costs: the bound rounds up to the next integer
+        bound = float(math.ceil(solver.best_objective_bound - 1e-6))
+    else:  # out of time before improving on stage 1: keep its assignment, bound unknown
+        values = stage1
+        best = int(costs[stage1.astype(bool)].sum())
+        bound = 0.0
     optimal &= bound >= best
-    values = np.array([solver.boolean_value(v) for v in x])
     stage2_worst = _worst(problem, used, values)
     # Stage 3: the lowest worst load ratio within the travel tolerance, then travel again.
     if loads:
-        _hint(model, solver, x)
+        _hint(model, x, values)
         model.add(travel <= int(math.floor(best * (1.0 + tolerance))))
         worst = model.new_int_var(0, RATIO_SCALE, "worst")
         for load, cap in loads:
@@ -287,7 +291,7 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
         improves = status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
             int(round(solver.objective_value)) < stage2_worst)
         if improves:
-            _hint(model, solver, x)
+            _hint(model, x, np.array([solver.boolean_value(v) for v in x]))
             best_worst = int(round(solver.objective_value))
             # Stated per person (not through ``worst``): a far tighter LP for the last stage.
             for load, cap in loads:
@@ -313,10 +317,10 @@ def _worst(problem: Problem, used: pd.DataFrame, values: np.ndarray) -> int:
     return worst
 
 
-def _hint(model: cp_model.CpModel, solver: cp_model.CpSolver, x: list[cp_model.IntVar]) -> None:
+def _hint(model: cp_model.CpModel, x: list[cp_model.IntVar], values: np.ndarray) -> None:
     model.clear_hints()
-    for v in x:
-        model.add_hint(v, solver.boolean_value(v))
+    for v, value in zip(x, values.tolist(), strict=True):
+        model.add_hint(v, bool(value))
 
 
 def solve_greedy(problem: Problem) -> Solution:
