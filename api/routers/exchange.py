@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from api.dependencies import AdminScopeDep, ConnDep, ScopeDep, SettingsDep
+from api.dependencies import AdminScopeDep, ConnDep, ScopeDep, SettingsDep, actor_of
 from gis.access import Scope, scope_clause
+from gis.audit import record
 from gis.db.models import Unit, Village
 from gis.errors import Forbidden, InvalidInput
 from gis.io.exporters import SUFFIX, export_units, export_villages
@@ -71,6 +72,7 @@ def _town(scope: Scope, town: str | None, default: str) -> str:
     responses={422: {"description": "Rejected: one problem per bad row, nothing written"}},
 )
 async def import_dataset(
+    request: Request,
     dataset: Dataset,
     conn: ConnDep,
     scope: AdminScopeDep,
@@ -105,6 +107,21 @@ async def import_dataset(
             savepoint.rollback()
         else:
             savepoint.commit()
+            record(
+                conn,
+                actor_of(request, scope),
+                "import",
+                dataset.value,
+                name,
+                None,
+                {
+                    "inserted": report.inserted_keys,
+                    "updated": report.updated_keys,
+                    "unchanged": report.unchanged,
+                    "rows": report.rows,
+                },
+                town_code=town_code,
+            )
     return ImportResult(
         source=name,
         rows=report.rows,
