@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
@@ -14,6 +15,7 @@ from api.routers import accounts, audit, auth, exchange, gaps, health, layers, m
 from api.routers import assignments as assignment_routes
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
+from maps.assets import ASSET_DIR, ASSET_URL
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
+    app.mount(ASSET_URL, StaticFiles(directory=ASSET_DIR), name="map-assets")
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)

@@ -109,7 +109,7 @@ def area_map(
         folium.Element(
             '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
             f'padding:4px 10px;font-size:16px;font-weight:bold">{title}</div>'
-            '<div style="position:fixed;bottom:6px;left:8px;z-index:9999;background:white;'
+            '<div style="position:fixed;bottom:22px;right:8px;z-index:9999;background:white;'
             'padding:2px 6px;font-size:11px">'
             "2000国家大地坐标系 · 示例数据 · 内部资料 注意保存</div>"
         )

@@ -25,6 +25,7 @@ from api.schemas.gaps import (
 from api.schemas.geojson import Link
 from gis.analysis.coverage import CoverageParams, GapType
 from gis.workflows.coverage import micro_station_sites, scoped_gaps
+from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
 from maps.gap_map import gap_map
 
@@ -249,4 +250,4 @@ def get_gap_map(
         basemap=choose(basemap, key),
         tianditu_key=key,
     )
-    return HTMLResponse(fmap.get_root().render())
+    return HTMLResponse(render_map(fmap))

@@ -15,6 +15,7 @@ from gis.db.models import Town, Village
 from gis.errors import NotFound
 from gis.queries.layers import fetch_features, layer_filter
 from maps.area_map import area_map
+from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
 from maps.hazard_map import hazard_map
 
@@ -74,7 +75,7 @@ def get_area_map(
     fmap = area_map(
         layers, title=f"{place}安全生产网格图", basemap=choose(basemap, key), tianditu_key=key
     )
-    return HTMLResponse(fmap.get_root().render())
+    return HTMLResponse(render_map(fmap))
 
 
 @router.get("/hazards", response_class=HTMLResponse, operation_id="getHazardHeatMap")
@@ -104,4 +105,4 @@ def get_hazard_map(
         basemap=choose(basemap, key),
         tianditu_key=key,
     )
-    return HTMLResponse(fmap.get_root().render())
+    return HTMLResponse(render_map(fmap))
