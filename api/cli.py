@@ -55,11 +55,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say("demo town already loaded")
     else:
         _say(f"demo town loaded: {report.total_rows} rows in {report.seconds:.1f} s")
+        _assign_demo_town(engine, settings.town_code)
     from api.cli_accounts import announce_demo_accounts  # ensure_demo_accounts, and say so
 
     announce_demo_accounts(engine, settings.town_code)
     _serve(settings, args.host, args.port)
     return 0
+
+
+def _assign_demo_town(engine, town_code: str) -> None:  # type: ignore[no-untyped-def]
+    """Give the freshly loaded demo town its grid chiefs, inspectors and 五包一 teams.
+
+    As of the first day of the demo year, so the year's inspections and hazards have
+    responsible people and later runs (as of today) are allowed.
+    """
+    import datetime as dt
+
+    from gis.access import Scope
+    from gis.workflows.assignments import run_assignment
+
+    with engine.begin() as conn:
+        report = run_assignment(
+            conn, town_code, dt.date(2024, 1, 1), Scope.unrestricted(), dry_run=False,
+            author="gridsafe demo",
+        )
+    _say(f"demo assignment: {report.filled}/{report.required} slots filled")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
