@@ -12,14 +12,13 @@ from shapely.geometry import mapping, shape
 
 from gis.domain import FireKeyLevel, HazardLevel, RiskColor
 from gis.gcj02 import wgs_to_gcj
-from maps.basemaps import Basemap, add_basemap
-from maps.styles import HAZARD_LEVEL_COLORS, RISK_COLORS, pipeline_style, road_style, village_style
-
-Feature = dict[str, Any]
+from maps.basemaps import Basemap
+from maps.layers import GRID_LAYER, Feature, add_grid_layer, new_map
+from maps.styles import HAZARD_LEVEL_COLORS, RISK_COLORS, pipeline_style, road_style
 
 #: Layer key → the name shown in the layer control (also what tests assert on).
 LAYER_NAMES = {
-    "villages": "村（社区）网格",
+    "villages": GRID_LAYER,
     "roads": "道路",
     "pipelines": "燃气管线",
     "fire-stations": "消防站",
@@ -103,24 +102,8 @@ def area_map(
     """
     if basemap.needs_gcj02:
         layers = {key: shift_to_gcj02(features) for key, features in layers.items()}
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
-    add_basemap(fmap, basemap, tianditu_key)
-    fmap.get_root().html.add_child(
-        folium.Element(
-            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
-            f'padding:4px 10px;font-size:16px;font-weight:bold">{title}</div>'
-            '<div style="position:fixed;bottom:22px;right:8px;z-index:9999;background:white;'
-            'padding:2px 6px;font-size:11px">'
-            "2000国家大地坐标系 · 示例数据 · 内部资料 注意保存</div>"
-        )
-    )
-    if layers.get("villages"):
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": list(layers["villages"])},
-            name=LAYER_NAMES["villages"],
-            style_function=village_style,
-            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
-        ).add_to(fmap)
+    fmap = new_map(title, basemap, tianditu_key)
+    add_grid_layer(fmap, layers.get("villages") or [])
     for key, style in (("roads", road_style), ("pipelines", pipeline_style)):
         if layers.get(key):
             folium.GeoJson(

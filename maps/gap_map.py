@@ -10,12 +10,9 @@ import folium
 
 from gis.analysis.coverage import GapType
 from maps.area_map import _bounds, shift_to_gcj02
-from maps.basemaps import Basemap, add_basemap
-from maps.styles import village_style
+from maps.basemaps import Basemap
+from maps.layers import Feature, add_grid_layer, new_map
 
-Feature = dict[str, Any]
-
-GRID_LAYER = "村（社区）网格"
 SITES_LAYER = "建议新增微型消防站"
 
 #: Short names for the layer control (the full label is in each popup).
@@ -101,21 +98,8 @@ def gap_map(
     """
     if basemap.needs_gcj02:
         gaps, villages, sites = (shift_to_gcj02(x) for x in (gaps, villages, sites))
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
-    add_basemap(fmap, basemap, tianditu_key)
-    fmap.get_root().html.add_child(
-        folium.Element(
-            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
-            f'padding:4px 10px;font-size:16px;font-weight:bold">{html.escape(title)}</div>'
-        )
-    )
-    if villages:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": list(villages)},
-            name=GRID_LAYER,
-            style_function=village_style,
-            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
-        ).add_to(fmap)
+    fmap = new_map(title, basemap, tianditu_key)
+    add_grid_layer(fmap, villages)
     by_type: dict[str, list[Feature]] = {}
     for feature in gaps:
         by_type.setdefault(str(feature["properties"]["gap_type"]), []).append(feature)

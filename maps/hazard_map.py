@@ -8,9 +8,9 @@ from typing import Any
 import folium
 from folium.plugins import HeatMap
 
-from maps.area_map import LAYER_NAMES, Feature, shift_to_gcj02
-from maps.basemaps import Basemap, add_basemap
-from maps.styles import village_style
+from maps.area_map import shift_to_gcj02
+from maps.basemaps import Basemap
+from maps.layers import Feature, add_grid_layer, new_map
 
 HEAT_LAYER = "隐患热力"
 #: Major hazards weigh more: one 重大 counts like five 一般 on the heat map.
@@ -41,21 +41,8 @@ def hazard_map(
     """A heat map of hazards over the village grids; returns a ``folium.Map``."""
     if basemap.needs_gcj02:
         hazards, villages = shift_to_gcj02(hazards), shift_to_gcj02(villages)
-    fmap = folium.Map(tiles=None, control_scale=True)
-    add_basemap(fmap, basemap, tianditu_key)
-    fmap.get_root().html.add_child(
-        folium.Element(
-            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
-            f'padding:4px 10px;font-size:16px;font-weight:bold">{title}</div>'
-        )
-    )
-    if villages:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": list(villages)},
-            name=LAYER_NAMES["villages"],
-            style_function=village_style,
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["名称"]),
-        ).add_to(fmap)
+    fmap = new_map(title, basemap, tianditu_key)
+    add_grid_layer(fmap, villages)
     points = heat_points(hazards)
     group = folium.FeatureGroup(name=HEAT_LAYER)
     if points:

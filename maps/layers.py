@@ -1,0 +1,44 @@
+"""Building blocks every map shares: the page (basemap, title, footer) and the grid layer."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import folium
+
+from maps.basemaps import Basemap, add_basemap
+from maps.styles import village_style
+
+Feature = dict[str, Any]
+GRID_LAYER = "村（社区）网格"
+FOOTER = "2000国家大地坐标系 · 示例数据 · 内部资料 注意保存"
+
+
+def new_map(title: str, basemap: Basemap, tianditu_key: str | None) -> folium.Map:
+    """An empty map page with its basemap, a title box and the coordinate-system footer."""
+    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    add_basemap(fmap, basemap, tianditu_key)
+    fmap.get_root().html.add_child(
+        folium.Element(
+            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
+            'padding:4px 10px;font-size:16px;font-weight:bold">'
+            f"{html.escape(title)}</div>"
+            '<div style="position:fixed;bottom:22px;right:8px;z-index:9999;background:white;'
+            f'padding:2px 6px;font-size:11px">{FOOTER}</div>'
+        )
+    )
+    return fmap
+
+
+def add_grid_layer(fmap: folium.Map, villages: Sequence[Feature]) -> None:
+    """The village grids as one named GeoJSON layer with name/code tooltips."""
+    if not villages:
+        return
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": list(villages)},
+        name=GRID_LAYER,
+        style_function=village_style,
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
+    ).add_to(fmap)
