@@ -117,6 +117,8 @@ class LoadReport:
 
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Wall time per table: reading its file, converting and COPYing it.
+    table_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -227,6 +229,7 @@ def load_dataset(conn: Connection, directory: Path) -> LoadReport:
         path = directory / filename
         if not path.exists():
             continue
+        table_started = time.perf_counter()
         frame = read_layer(path) if table != "towns" else towns
         if table == "villages":
             villages_map = dict(zip(frame["code"], frame["town_code"], strict=True))
@@ -241,6 +244,7 @@ def load_dataset(conn: Connection, directory: Path) -> LoadReport:
             geoms = _promote_multi(frame)
         ewkb = _ewkb(list(geoms))
         report.rows[table] = _copy(conn, table, [*columns, "geom"], _rows(frame, columns, ewkb))
+        report.table_seconds[table] = time.perf_counter() - table_started
 
     unit_ids = _code_map(conn, "units")
     if (directory / "inspections.csv").exists():
