@@ -10,7 +10,17 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from gis.access import Scope, scope_clause
 from gis.db.models import Responsibility, Staff, Unit, Village
@@ -24,8 +34,13 @@ def held_on(on: dt.date) -> ColumnElement[bool]:
     )
 
 
-def responsibilities_on(town: str, on: dt.date, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
-    """Every record of ``town`` in force on ``on``, with the holder's name, phone and role."""
+def responsibilities_on(town: str, on: dt.date, scope: Scope,
+                        people_in_scope: bool = True) -> Select[tuple]:  # type: ignore[type-arg]
+    """Every record of ``town`` in force on ``on``, with the holder's name, phone and role.
+
+    With ``people_in_scope`` (the default) only holders the scope may see as staff are listed;
+    ``False`` lists every holder of a visible slot (used only to tell filled from empty slots).
+    """
     return (
         select(Responsibility.id, Responsibility.staff_id, Responsibility.role,
                Responsibility.village_code, Responsibility.unit_id, Responsibility.valid_from,
@@ -34,7 +49,8 @@ def responsibilities_on(town: str, on: dt.date, scope: Scope) -> Select[tuple]: 
                Staff.role.label("staff_role"))
         .join(Staff, Staff.id == Responsibility.staff_id)
         .where(Responsibility.town_code == town, held_on(on),
-               scope_clause(Responsibility, scope))
+               scope_clause(Responsibility, scope),
+               scope_clause(Staff, scope) if people_in_scope else true())
         .order_by(Responsibility.role, Responsibility.village_code, Responsibility.unit_id,
                   Responsibility.staff_id)
     )
@@ -51,7 +67,7 @@ def responsible_for_unit(unit_id: int, on: dt.date, scope: Scope) -> Select[tupl
                Responsibility.valid_from, Responsibility.valid_to, Responsibility.reason)
         .join(Staff, Staff.id == Responsibility.staff_id)
         .where(or_(Responsibility.unit_id == unit_id, Responsibility.village_code == unit),
-               held_on(on), scope_clause(Responsibility, scope))
+               held_on(on), scope_clause(Responsibility, scope), scope_clause(Staff, scope))
         .order_by(Responsibility.role, Responsibility.staff_id)
     )
 

@@ -442,6 +442,18 @@ def _members(rows: pd.DataFrame, departments: dict[str, str]) -> list[Member]:
     ) for r in rows.itertuples()]
 
 
+def _all_holders(conn: Connection, town: str, on: dt.date, scope: Scope) -> pd.DataFrame:
+    """Holders of the slots ``scope`` sees, whoever they are: to tell filled from missing only
+    (names and phones shown come from ``Inputs.holders``, limited to staff in scope)."""
+    return q.frame(conn, rq.responsibilities_on(town, on, scope, people_in_scope=False))
+
+
+def filled_staff(conn: Connection, town: str, holders: pd.DataFrame) -> pd.DataFrame:
+    """The staff rows of ``holders`` (eligibility check of a missing-slot test), unscoped."""
+    staff = q.frame(conn, q.staff_in_town(town, Scope.unrestricted()))
+    return staff[staff["id"].isin(holders["staff_id"])] if len(holders) else staff.iloc[0:0]
+
+
 def _on_date(conn: Connection, town: str, on: dt.date, scope: Scope) -> Inputs:
     if scope.role is Role.PUBLIC:
         raise Forbidden("公众账号不能查看责任人员")
@@ -454,6 +466,7 @@ def teams_on(conn: Connection, town: str, on: dt.date, scope: Scope, *,
              village: str | None = None, incomplete_only: bool = False) -> list[TeamView]:
     """The 五包一 teams of the key units ``scope`` can see, as on ``on``."""
     inputs = _on_date(conn, town, on, scope)
+    filled = _all_holders(conn, town, on, scope)
     units = inputs.units[rules.needs_team(inputs.units)] if len(inputs.units) else inputs.units
     if village is not None:
         units = units[units["village_code"] == village]
@@ -461,7 +474,7 @@ def teams_on(conn: Connection, town: str, on: dt.date, scope: Scope, *,
         return []
     slots = rules.required_slots(inputs.villages.iloc[0:0], units, inputs.staff)
     team_values = [r.value for r in rules.TEAM_ROLES]
-    missing = rules.missing_slots(slots, inputs.holders, inputs.staff)
+    missing = rules.missing_slots(slots, filled, filled_staff(conn, town, filled))
     missing = missing[missing["role"].isin(team_values)]
     held = inputs.holders[inputs.holders["role"].isin(team_values)]
     vnames = dict(zip(inputs.villages["code"], inputs.villages["name"], strict=True))
@@ -488,8 +501,9 @@ def teams_on(conn: Connection, town: str, on: dt.date, scope: Scope, *,
 def grids_on(conn: Connection, town: str, on: dt.date, scope: Scope) -> list[GridView]:
     """The village grids ``scope`` can see, with chief and members as on ``on``."""
     inputs = _on_date(conn, town, on, scope)
+    filled = _all_holders(conn, town, on, scope)
     slots = rules.required_slots(inputs.villages, inputs.units.iloc[0:0], inputs.staff)
-    missing = rules.missing_slots(slots, inputs.holders, inputs.staff)
+    missing = rules.missing_slots(slots, filled, filled_staff(conn, town, filled))
     h = inputs.holders
     per_village = inputs.units[rules.needs_inspector(inputs.units)].groupby("village_code").size() \
         if len(inputs.units) else pd.Series(dtype=int)
