@@ -8,10 +8,10 @@ from dataclasses import asdict
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.dependencies import ConnDep, ScopeDep, SettingsDep
+from api.dependencies import ConnDep, ScopeDep, SettingsDep, actor_of
 from api.schemas.assignments import (
     AssignmentRunCreate,
     AssignmentRunRead,
@@ -19,6 +19,7 @@ from api.schemas.assignments import (
     TeamRead,
     UnitResponsibleRead,
 )
+from gis.audit import record
 from gis.io import rosters
 from gis.workflows import assignments as wf
 
@@ -34,43 +35,90 @@ class RosterKind(StrEnum):
     GRID = "grid"
 
 
-@router.post("/assignments/run", operation_id="run_assignments",
-             response_model=AssignmentRunRead)
-def run_assignments(body: AssignmentRunCreate, conn: ConnDep, scope: ScopeDep,
-                    settings: SettingsDep) -> AssignmentRunRead:
+@router.post("/assignments/run", operation_id="run_assignments", response_model=AssignmentRunRead)
+def run_assignments(
+    request: Request,
+    body: AssignmentRunCreate,
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+) -> AssignmentRunRead:
     """Fill every grid, unit and 五包一 slot of a town; ``dry_run`` shows the diff only."""
-    report = wf.run_assignment(conn, body.town or settings.town_code, body.as_of, scope,
-                               dry_run=body.dry_run, author=getattr(scope, "username", None))
+    town = body.town or settings.town_code
+    report = wf.run_assignment(
+        conn, town, body.as_of, scope, dry_run=body.dry_run, author=getattr(scope, "username", None)
+    )
+    if report.written:
+        record(
+            conn,
+            actor_of(request, scope),
+            "assign",
+            "responsibilities",
+            report.run_id,
+            None,
+            {
+                "as_of": body.as_of,
+                "filled": report.filled,
+                "required": report.required,
+                "changes": [asdict(c) for c in report.changes],
+            },
+            town_code=town,
+        )
     return AssignmentRunRead.model_validate(asdict(report))
 
 
 @router.get("/teams", operation_id="list_teams", response_model=TeamPage)
-def list_teams(conn: ConnDep, scope: ScopeDep, settings: SettingsDep, town: Town = None,
-               on: On = None,
-               village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
-               incomplete: bool = False) -> TeamPage:
+def list_teams(
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    town: Town = None,
+    on: On = None,
+    village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    incomplete: bool = False,
+) -> TeamPage:
     """The 五包一 teams of the fire-safety key units in scope, with members and missing roles."""
     day = on or dt.date.today()
     code = town or settings.town_code
     teams = wf.teams_on(conn, code, day, scope, village=village, incomplete_only=incomplete)
     reads = [TeamRead.model_validate({**asdict(t), "complete": t.complete}) for t in teams]
-    return TeamPage(town_code=code, on=day, total=len(reads),
-                    complete=sum(t.complete for t in reads), teams=reads)
+    return TeamPage(
+        town_code=code,
+        on=day,
+        total=len(reads),
+        complete=sum(t.complete for t in reads),
+        teams=reads,
+    )
 
 
-@router.get("/units/{unit_id}/responsible", operation_id="unit_responsible",
-            response_model=UnitResponsibleRead)
-def unit_responsible(unit_id: int, conn: ConnDep, scope: ScopeDep,
-                     on: On = None) -> UnitResponsibleRead:
+@router.get(
+    "/units/{unit_id}/responsible",
+    operation_id="unit_responsible",
+    response_model=UnitResponsibleRead,
+)
+def unit_responsible(
+    unit_id: int, conn: ConnDep, scope: ScopeDep, on: On = None
+) -> UnitResponsibleRead:
     """Who was responsible for the unit on ``on``: inspector, 五包一 team, grid chief/members."""
     return UnitResponsibleRead.model_validate(
-        wf.responsible_for_unit(conn, unit_id, on or dt.date.today(), scope))
+        wf.responsible_for_unit(conn, unit_id, on or dt.date.today(), scope)
+    )
 
 
-@router.get("/rosters/{kind}", operation_id="export_roster", response_class=Response,
-            responses={200: {"content": {XLSX: {}}, "description": "责任公示表 (xlsx)"}})
-def export_roster(kind: RosterKind, conn: ConnDep, scope: ScopeDep, settings: SettingsDep,
-                  town: Town = None, on: On = None) -> Response:
+@router.get(
+    "/rosters/{kind}",
+    operation_id="export_roster",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "责任公示表 (xlsx)"}},
+)
+def export_roster(
+    kind: RosterKind,
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    town: Town = None,
+    on: On = None,
+) -> Response:
     """The printable 责任公示表: ``team`` = 五包一, ``grid`` = 网格长/网格员."""
     day = on or dt.date.today()
     code = town or settings.town_code
@@ -81,5 +129,8 @@ def export_roster(kind: RosterKind, conn: ConnDep, scope: ScopeDep, settings: Se
     else:
         rosters.grid_roster(wf.grids_on(conn, code, day, scope), name, day, buf)
     filename = f"{kind.value}-roster-{code}-{day.isoformat()}.xlsx"
-    return Response(buf.getvalue(), media_type=XLSX,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        buf.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -6,9 +6,11 @@ import io
 
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import Connection, select
 
 from api.dependencies import get_scope
 from gis.access import Role, Scope
+from gis.db.access_models import AuditLog
 
 TOWN = "411003101000"
 
@@ -19,11 +21,14 @@ def run(client: TestClient, **body: object) -> dict:
     return response.json()
 
 
-def test_dry_run_then_write_then_teams_and_history(client: TestClient) -> None:
+def test_dry_run_then_write_then_teams_and_history(client: TestClient, db_conn: Connection) -> None:
     preview = run(client, as_of="2025-01-01", dry_run=True)
     assert not preview["written"] and preview["changes"]
-    assert {s["role"] for s in preview["slots"]} >= {"grid_chief", "unit_inspector",
-                                                     "team_professional"}
+    assert {s["role"] for s in preview["slots"]} >= {
+        "grid_chief",
+        "unit_inspector",
+        "team_professional",
+    }
     assert 0 <= preview["gap"] < 0.01
     teams = client.get("/api/v1/teams", params={"town": TOWN, "on": "2025-01-01"}).json()
     assert teams["complete"] == 0  # nothing written yet
@@ -31,17 +36,25 @@ def test_dry_run_then_write_then_teams_and_history(client: TestClient) -> None:
     written = run(client, as_of="2025-01-01", dry_run=False)
     assert written["written"] and written["run_id"] is not None
     assert written["filled"] == preview["filled"]
+    audited = db_conn.execute(
+        select(AuditLog.row_key, AuditLog.after).where(AuditLog.action == "assign")
+    ).all()
+    assert [(key, after["filled"]) for key, after in audited] == [
+        (str(written["run_id"]), written["filled"])
+    ]
     teams = client.get("/api/v1/teams", params={"town": TOWN, "on": "2025-01-01"}).json()
     assert teams["total"] > 0 and teams["complete"] > 0
     team = next(t for t in teams["teams"] if t["complete"])
     assert len(team["members"]) == 5 and len({m["staff_id"] for m in team["members"]}) == 5
 
-    who = client.get(f"/api/v1/units/{team['unit_id']}/responsible",
-                     params={"on": "2025-01-01"}).json()
+    who = client.get(
+        f"/api/v1/units/{team['unit_id']}/responsible", params={"on": "2025-01-01"}
+    ).json()
     roles = {p["role"] for p in who["people"]}
     assert {"team_regulator", "grid_chief"} <= roles
-    before = client.get(f"/api/v1/units/{team['unit_id']}/responsible",
-                        params={"on": "2024-12-31"}).json()
+    before = client.get(
+        f"/api/v1/units/{team['unit_id']}/responsible", params={"on": "2024-12-31"}
+    ).json()
     assert before["people"] == []
 
 
@@ -64,12 +77,14 @@ def test_scopes_are_respected(client: TestClient) -> None:
     app = client.app
     app.dependency_overrides[get_scope] = lambda: Scope(role=Role.TOWN_ADMIN, read_only=True)  # type: ignore[attr-defined]
     try:
-        refused = client.post("/api/v1/assignments/run",
-                              json={"town": TOWN, "as_of": "2025-01-01", "dry_run": False})
+        refused = client.post(
+            "/api/v1/assignments/run", json={"town": TOWN, "as_of": "2025-01-01", "dry_run": False}
+        )
         assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
         assert run(client, as_of="2025-01-01", dry_run=True)["written"] is False
         app.dependency_overrides[get_scope] = lambda: Scope(  # type: ignore[attr-defined]
-            role=Role.DEPARTMENT, department_codes=frozenset({"SCJG"}))
+            role=Role.DEPARTMENT, department_codes=frozenset({"SCJG"})
+        )
         assert client.post("/api/v1/assignments/run", json={"town": TOWN}).status_code == 403
         teams = client.get("/api/v1/teams", params={"town": TOWN}).json()["teams"]
         assert teams and all(t["unit_id"] for t in teams)
