@@ -9,7 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "gridsafe-demo-secret-change-me"
+DEFAULT_SECRET = "gridsafe-demo-secret-change-me-before-production"
+#: HS256 wants a key at least as long as its 32-byte hash (RFC 7518 §3.2).
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,14 @@ class Settings(BaseSettings):
             or self.secret_key.get_secret_value() == DEFAULT_SECRET
         ):
             raise ValueError("GRIDSAFE_SECRET_KEY must be set to a non-default value in production")
+        if (
+            self.mode == "production"
+            and len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"GRIDSAFE_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production "
+                "(e.g. openssl rand -hex 32)"
+            )
         if self.mode == "production" and self.database_url is None:
             raise ValueError("GRIDSAFE_DATABASE_URL must be set in production")
         return self
