@@ -104,7 +104,14 @@ def _free_port() -> int:
 
 
 def _port_free(port: int) -> bool:
+    """Whether the server could listen on ``port`` again.
+
+    PostgreSQL binds with SO_REUSEADDR, so a port left in TIME_WAIT by our own earlier run is
+    still usable; checking without it would move a restarted server to a new port and strand
+    every client holding the old URL.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
