@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     page_size_max: int = 5000
     upload_max_bytes: int = 50 * 1024 * 1024
 
+    @property
+    def tianditu_token(self) -> str | None:
+        """The Tianditu key as plain text for tile URLs, or None when unset or empty."""
+        return self.tianditu_key.get_secret_value() or None if self.tianditu_key else None
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.mode == "production" and (

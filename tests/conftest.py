@@ -8,9 +8,7 @@ fixture start it.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine
@@ -19,6 +17,7 @@ from sqlalchemy.orm import Session
 from data import DEMO_DIR, REFERENCE_DIR
 from gis.db.bootstrap import load_dataset_once, prepare
 from gis.db.local_server import LocalServer
+from tests.throwaway import throwaway_server
 
 DEMO_TOWN = "411003101000"
 
@@ -29,15 +28,8 @@ def db_server() -> Iterator[LocalServer | None]:
     if os.environ.get("GRIDSAFE_TEST_DATABASE_URL"):
         yield None
         return
-    parent = Path(tempfile.mkdtemp(prefix="gridsafe-test-"))
-    parent.chmod(0o755)  # the server runs as an unprivileged user when tests run as root
-    server = LocalServer(parent / "pg", durable=False)
-    server.start()
-    try:
+    with throwaway_server() as server:
         yield server
-    finally:
-        server.destroy()
-        parent.rmdir() if parent.exists() and not any(parent.iterdir()) else None
 
 
 @pytest.fixture(scope="session")

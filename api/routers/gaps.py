@@ -24,6 +24,7 @@ from api.schemas.gaps import (
 )
 from api.schemas.geojson import Link
 from gis.analysis.coverage import CoverageParams, GapType
+from gis.queries.layers import fetch_features, layer_filter
 from gis.workflows.coverage import micro_station_sites, scoped_gaps
 from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
@@ -230,8 +231,6 @@ def get_gap_map(
     basemap: Annotated[Basemap | None, Query(description="basemap")] = None,
 ) -> HTMLResponse:
     """覆盖缺口图: one layer per gap type over the village grids the caller may see."""
-    from gis.queries.layers import fetch_features, layer_filter
-
     result = scoped_gaps(
         conn, scope, as_of=as_of, town=town, params=CoverageParams(fire_minutes=minutes)
     )
@@ -242,7 +241,7 @@ def get_gap_map(
     villages, _ = fetch_features(
         conn, "villages", layer_filter("villages", scope=scope, town=town), 100_000, 0
     )
-    key = settings.tianditu_key.get_secret_value() if settings.tianditu_key else None
+    key = settings.tianditu_token
     fmap = gap_map(
         gaps,
         villages=villages,

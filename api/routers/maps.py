@@ -56,7 +56,7 @@ def get_area_map(
 ) -> HTMLResponse:
     """安全生产网格图: grids, roads, gas pipelines, fire stations, units and open hazards."""
     place = _place_name(conn, scope, village)
-    key = settings.tianditu_key.get_secret_value() if settings.tianditu_key else None
+    key = settings.tianditu_token
     units = _features(conn, "units", scope, village)
     hazards = [
         f
@@ -90,7 +90,7 @@ def get_hazard_map(
 ) -> HTMLResponse:
     """隐患热力图 for a period (by the date each hazard was found)."""
     place = _place_name(conn, scope, village)
-    key = settings.tianditu_key.get_secret_value() if settings.tianditu_key else None
+    key = settings.tianditu_token
     hazards = [
         f
         for f in _features(conn, "hazards", scope, village)
