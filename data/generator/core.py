@@ -84,7 +84,7 @@ def generate(out_dir: Path, seed: int = 2024, scale: str = "town", towns: int | 
     scale
         ``town`` (the §5 demo town with a year of activity), ``county`` (~100 towns, ~52 000
         units; main roads only, no gas or activity) or ``province`` (2 000 towns, ≥1 000 000
-        units; no roads, gas, micro-grids or activity).
+        units; main roads as in the county; no gas, micro-grids or activity).
     towns
         Override the number of towns (county/province), e.g. for a quick smoke test.
 
@@ -104,7 +104,9 @@ def generate(out_dir: Path, seed: int = 2024, scale: str = "town", towns: int | 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     multi = scale != "town"
-    with_roads = scale in ("town", "county")
+    # Every scale has roads; above the town only the main S/X/Y network (no 村道 grid), so
+    # road-network figures (fire cover, assignment travel) work on the province too.
+    with_roads = True
     with_grid_roads = scale == "town"
     with_gas = scale == "town"
     with_micro = scale in ("town", "county")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -133,6 +134,26 @@ def test_county_smoke(tmp_path: Path) -> None:
     assert counts["town.geojson"] == 2 and counts["villages.geojson"] == 70
     assert counts["units.geojson"] == 1040
     assert "hazards.geojson" not in counts
+
+
+def test_province_smoke_has_main_roads(tmp_path: Path) -> None:
+    manifest = generate(tmp_path, seed=1, scale="province", towns=2)
+    counts = {k: v["count"] for k, v in manifest["files"].items()}
+    assert counts["units.geojson"] == 1040 and counts["roads.geojson"] > 0
+    assert "micro_grids.geojson" not in counts and "gas_pipelines.geojson" not in counts
+    roads = [f["properties"] for f in
+             json.loads((tmp_path / "roads.geojson").read_text(encoding="utf-8"))["features"]]
+    assert {r["road_class"] for r in roads} <= {"S", "X", "Y"}  # no 村道 grid above the town
+    # The same towns at county scale have the very same roads (only codes of towns differ).
+    county = tmp_path / "county"
+    generate(county, seed=1, scale="county", towns=2)
+    same = json.loads((county / "roads.geojson").read_text(encoding="utf-8"))["features"]
+    assert [(r["code"], r["length_m"], r["source"]) for r in roads] == [
+        (f["properties"]["code"], f["properties"]["length_m"], f["properties"]["source"])
+        for f in same
+    ]
+    again = generate(tmp_path / "again", seed=1, scale="province", towns=2)
+    assert again["files"] == manifest["files"]
 
 
 @pytest.mark.slow
