@@ -31,8 +31,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     town = args.town or settings.town_code
     with engine.begin() as conn:
         report = run_assignment(conn, town, args.as_of, Scope.unrestricted(),
-                                dry_run=args.dry_run, author="cli",
-                                time_limit_s=args.time_limit)
+                                dry_run=args.dry_run, author="cli")
     mode = "预览 dry run（未写入）" if args.dry_run else f"已写入 (run #{report.run_id})"
     print(f"镇 {town} 分配 {report.as_of} — {mode}")
     print(f"岗位 {report.filled}/{report.required} 已落实，保留原责任人 {report.kept}")
@@ -80,8 +79,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     assign.add_argument("--as-of", type=_date, default=dt.date.today(),
                         help="date the changes take effect (YYYY-MM-DD, default today)")
     assign.add_argument("--town", help="12-digit town code (default GRIDSAFE_TOWN_CODE)")
-    assign.add_argument("--time-limit", type=float, default=10.0,
-                        help="CP-SAT seconds per stage and component")
     assign.add_argument("--all", action="store_true", help="print every change")
     assign.set_defaults(func=cmd_assign)
 

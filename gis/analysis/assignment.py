@@ -1,6 +1,6 @@
-"""Assign people to slots: a pure numeric CP-SAT core plus a thin DataFrame adapter.
+"""Assign people to slots: an exact min-cost-flow core, a CP-SAT witness and a greedy baseline.
 
-Objectives, lexicographic, each stage solved with the previous ones fixed:
+Objectives, lexicographic:
 
 1. **fill** — as many required slots as possible; then **keep** — as many current holders as
    possible (a holder who is still eligible and within capacity keeps the slot). Keeping sits
@@ -11,9 +11,16 @@ Objectives, lexicographic, each stage solved with the previous ones fixed:
    allowing the travel total to grow by at most ``travel_tolerance`` (default 5 %) over the
    stage-2 optimum; ties are broken by travel again.
 
-The problem splits into independent components (slots linked through shared people's capacity
-pools or through a team); each is solved on its own, which keeps a county's 50k units fast.
-The reported gap is (travel − best bound) / travel, summed over components.
+Every constraint is a network constraint — a slot takes one person, a person's pool has a
+capacity, and one person holds at most one seat of a team (a node of capacity 1 between the
+team's slots and that person) — so stages 1–2 are one **min-cost max-flow** (``solve``), exact
+and polynomial: keeping costs ``M`` less per seat, ``M`` larger than any component's total
+travel. Stage 3 bisects each component's worst ratio: capacities cut to ``⌊r·cap⌋`` stay feasible
+while the flow still fills and keeps as much within the travel tolerance; every component is
+bisected at once on the same network, so a county or province takes about ten flow solves.
+``solve_cpsat`` states the same model for CP-SAT (a second path the tests compare with, and the
+fallback for a team whose seats draw on different pools, which a flow cannot say);
+``solve_greedy`` is the naive baseline ``bench/bench_assignment.py`` measures against.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -157,9 +165,240 @@ def components(problem: Problem) -> tuple[int, np.ndarray]:
     return int(dense.max() + 1) if problem.n_slots else 0, dense
 
 
-def solve(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: float = 10.0,
-          workers: int = 8, gap_limit: float = 0.0) -> Solution:
-    """Fill, keep, minimise travel, then balance — see the module docstring.
+class MixedTeamPools(ValueError):
+    """A person may take seats of one team that draw on different pools: not a flow network."""
+
+
+def solve(problem: Problem, *, travel_tolerance: float = 0.05) -> Solution:
+    """Fill, keep, minimise travel, then balance — exactly, as min-cost flows.
+
+    Parameters
+    ----------
+    problem
+        The numeric problem.
+    travel_tolerance
+        How much each component's travel may grow (fraction) to lower its worst load ratio;
+        0 still balances, but only among the assignments of least travel.
+
+    Returns
+    -------
+    Solution
+        ``optimal`` is always true and ``gap`` 0: fill, keep and travel are proven optima of
+        the flow, and the bisection finds the least worst ratio exactly. A problem whose teams
+        mix pools for one person (see :class:`MixedTeamPools`) is handed to
+        :func:`solve_cpsat`.
+
+    Examples
+    --------
+    >>> p = from_cost_matrix(np.array([[10.0, 11.0]] * 4), np.array([4, 4]))
+    >>> sol = solve(p)
+    >>> sorted(sol.person.tolist()), sol.travel, sol.max_load_permille
+    ([0, 0, 1, 1], 42, 500)
+    """
+    if travel_tolerance < 0:
+        raise ValueError("travel_tolerance must be >= 0")
+    t0 = time.perf_counter()
+    n_comp, label = components(problem)
+    try:
+        net = _FlowNetwork(problem, label, n_comp)
+    except MixedTeamPools:
+        return solve_cpsat(problem, travel_tolerance=travel_tolerance)
+    t_build = time.perf_counter() - t0
+    chosen = net.solve(net.pool_cap)
+    filled, kept, travel = net.per_component(chosen)
+    limit = np.floor(travel * (1.0 + travel_tolerance) + 1e-9).astype(np.int64)
+    hi = net.worst(chosen)
+    lo = np.minimum(net.ratio_floor(filled), hi)
+    best = chosen.copy()
+    rounds = 0
+    # Bisect every component's worst ratio at once: components are independent, so one solve
+    # answers "feasible at mid?" for all of them (and only components still searching are in
+    # the network). Feasible = fills and keeps as many and travels within the tolerance; more
+    # capacity never hurts, so feasibility is monotone in the ratio.
+    while (lo < hi).any():
+        rounds += 1
+        searching = lo < hi
+        mid = np.where(searching, (lo + hi) // 2, hi)
+        trial = net.solve(mid[net.pool_label] * net.pool_cap // RATIO_SCALE, searching)
+        f, k, t = net.per_component(trial)
+        ok = searching & (f == filled) & (k == kept) & (t <= limit)
+        lo = np.where(searching & ~ok, mid + 1, lo)
+        hi = np.where(ok, mid, hi)
+        take = ok[net.pair_label]
+        best[take] = trial[take]
+    person = np.full(problem.n_slots, -1, dtype=np.int64)
+    person[problem.pair_slot[best]] = problem.pair_person[best]
+    travel_best = int(travel.sum())
+    return Solution(
+        person=person, filled=int((person >= 0).sum()),
+        kept=int(((person == problem.current) & (person >= 0)).sum()),
+        travel=int(problem.pair_cost[best].sum()), travel_best=travel_best,
+        travel_bound=float(travel_best), max_load_permille=int(hi.max()) if n_comp else 0,
+        optimal=True, components=n_comp,
+        seconds={"build": t_build, "solve": time.perf_counter() - t0 - t_build,
+                 "flow_solves": float(rounds + 1)},
+    )
+
+
+class _FlowNetwork:
+    """source → slot → [team seat of a person] → person's pool → sink, all as numpy arrays.
+
+    Node numbers: 0 source, 1 sink, then slots, pools ``(person, pool)`` and team seats
+    ``(team, person)``; a seat node exists only where a person may take two or more seats of a
+    team, elsewhere "at most one seat per team" holds by itself.
+    """
+
+    def __init__(self, problem: Problem, label: np.ndarray, n_comp: int) -> None:
+        self.problem = problem
+        self.n_comp = n_comp
+        ps, pp = problem.pair_slot, problem.pair_person
+        cost = problem.pair_cost.astype(np.int64)
+        n_slots = problem.n_slots
+        n_pools = problem.capacity.shape[1]
+        pool = problem.slot_pool[ps]
+        team = problem.slot_team[ps]
+        self.pair_label = label[ps] if len(ps) else np.zeros(0, np.int64)
+
+        # Pools: one node per (person, pool) some pair consumes.
+        consumes = pool >= 0
+        pool_key, pair_pool = np.unique(pp[consumes] * n_pools + pool[consumes],
+                                        return_inverse=True)
+        self.pair_pool = np.full(len(ps), -1, dtype=np.int64)
+        self.pair_pool[consumes] = pair_pool
+        n_pool = len(pool_key)
+        self.pool_cap = problem.capacity.reshape(-1)[pool_key].astype(np.int64)
+        self.pool_label = np.zeros(n_pool, dtype=np.int64)
+        self.pool_label[pair_pool] = self.pair_label[consumes]
+        first_pool = 2 + n_slots
+        target = np.where(consumes, first_pool + self.pair_pool, 1)  # pool node, or the sink
+
+        # Team seats where a person could otherwise take two seats of one team.
+        in_team = team >= 0
+        seat_key, seat_of, seat_n = np.unique(team[in_team] * problem.n_people + pp[in_team],
+                                              return_inverse=True, return_counts=True)
+        shared = np.zeros(len(ps), dtype=bool)
+        shared[in_team] = seat_n[seat_of] >= 2
+        seat_ids, seat_dense = np.unique(seat_of[seat_n[seat_of] >= 2], return_inverse=True)
+        n_seat = len(seat_ids)
+        seat_target = np.full(n_seat, -1, dtype=np.int64)
+        np.maximum.at(seat_target, seat_dense, target[shared])
+        lowest = np.full(n_seat, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(lowest, seat_dense, target[shared])
+        if (lowest != seat_target).any():
+            raise MixedTeamPools("one person's seats in a team draw on different pools")
+        first_seat = first_pool + n_pool
+        head = target.copy()
+        head[shared] = first_seat + seat_dense
+
+        # Keeping a seat is worth more than any component's whole travel: M per component.
+        slot_max = np.zeros(n_slots, dtype=np.int64)
+        np.maximum.at(slot_max, ps, cost)
+        slot_label = np.zeros(n_slots, dtype=np.int64)
+        slot_label[ps] = self.pair_label
+        has_pairs = np.zeros(n_slots, dtype=bool)
+        has_pairs[ps] = True
+        big = np.bincount(slot_label[has_pairs], weights=slot_max[has_pairs],
+                          minlength=n_comp).astype(np.int64) + 1
+        has_current = np.bincount(self.pair_label, weights=problem.current[ps] >= 0,
+                                  minlength=n_comp) > 0
+        big = np.where(has_current, big, 0)
+        self.keep = pp == problem.current[ps]
+        arc_cost = cost + big[self.pair_label] * (~self.keep)
+
+        slots_used = np.flatnonzero(has_pairs)
+        tails = [np.zeros(len(slots_used), np.int64), 2 + ps, first_seat + np.arange(n_seat),
+                 first_pool + np.arange(n_pool)]
+        heads = [2 + slots_used, head, seat_target, np.ones(n_pool, np.int64)]
+        caps = [np.ones(len(slots_used), np.int64), np.ones(len(ps), np.int64),
+                np.ones(n_seat, np.int64), self.pool_cap]
+        costs = [np.zeros(len(slots_used), np.int64), arc_cost, np.zeros(n_seat, np.int64),
+                 np.zeros(n_pool, np.int64)]
+        labels = [slot_label[slots_used], self.pair_label, np.zeros(n_seat, np.int64),
+                  self.pool_label]
+        seat_label = np.zeros(n_seat, dtype=np.int64)
+        seat_label[seat_dense] = self.pair_label[shared]
+        labels[2] = seat_label
+        self.arc_label = np.concatenate(labels)
+        # Most a component can fill without drawing on a pool: its pool-free slots.
+        free = has_pairs & (problem.slot_pool < 0)
+        self.free_slots = np.bincount(slot_label[free], minlength=n_comp)
+        self.cap_total = np.bincount(self.pool_label, weights=self.pool_cap,
+                                     minlength=n_comp).astype(np.int64)
+        self.tails = np.concatenate(tails)
+        self.heads = np.concatenate(heads)
+        self.caps = np.concatenate(caps)
+        self.costs = np.concatenate(costs)
+        self.supply = len(slots_used)
+        self.n_nodes = first_seat + n_seat
+        self.pair_arcs = len(slots_used) + np.arange(len(ps))
+        self.pool_arcs = len(self.tails) - n_pool + np.arange(n_pool)
+        self.cost = cost
+
+    def solve(self, pool_caps: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        """Min-cost max-flow with these pool capacities: which pairs are chosen.
+
+        ``active`` (a flag per component) leaves the other components out of the network;
+        their pairs come back unchosen.
+        """
+        caps = self.caps.copy()
+        caps[self.pool_arcs] = pool_caps
+        keep = np.ones(len(caps), dtype=bool) if active is None else active[self.arc_label]
+        supply = int(((self.tails == 0) & keep).sum())
+        chosen = np.zeros(len(self.pair_arcs), dtype=bool)
+        if supply == 0:
+            return chosen
+        arcs = np.flatnonzero(keep)
+        flow = min_cost_flow.SimpleMinCostFlow()
+        flow.add_arcs_with_capacity_and_unit_cost(self.tails[arcs], self.heads[arcs],
+                                                  caps[arcs], self.costs[arcs])
+        flow.set_node_supply(0, supply)
+        flow.set_node_supply(1, -supply)
+        status = flow.solve_max_flow_with_min_cost()
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"min-cost flow failed with status {status}")
+        # new arc numbers are positions in ``arcs``; pair arcs are one contiguous range
+        pair_keep = keep[self.pair_arcs]
+        first = np.searchsorted(arcs, self.pair_arcs[pair_keep])
+        chosen[pair_keep] = np.asarray(flow.flows(first)) > 0
+        return chosen
+
+    def ratio_floor(self, filled: np.ndarray) -> np.ndarray:
+        """A lower bound on each component's worst ratio when it fills ``filled`` slots.
+
+        Every filled slot beyond the pool-free ones uses a unit of some pool, and at ratio r no
+        more than r·Σcap units exist, so r ≥ (filled − free) / Σcap.
+        """
+        need = np.maximum(filled - self.free_slots, 0) * RATIO_SCALE
+        with np.errstate(divide="ignore", invalid="ignore"):
+            floor = np.where(self.cap_total > 0, -(-need // np.maximum(self.cap_total, 1)), 0)
+        return floor.astype(np.int64)
+
+    def per_component(self, chosen: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Filled, kept and travel of an assignment, per component."""
+        lab = self.pair_label[chosen]
+        return (np.bincount(lab, minlength=self.n_comp),
+                np.bincount(lab, weights=self.keep[chosen], minlength=self.n_comp).astype(int),
+                np.bincount(lab, weights=self.cost[chosen],
+                            minlength=self.n_comp).astype(np.int64))
+
+    def worst(self, chosen: np.ndarray) -> np.ndarray:
+        """The highest load / capacity per mille (rounded up), per component."""
+        use = chosen & (self.pair_pool >= 0)
+        load = np.bincount(self.pair_pool[use], minlength=len(self.pool_cap))
+        has = self.pool_cap > 0
+        ratio = np.zeros(len(self.pool_cap), dtype=np.int64)
+        ratio[has] = -(-RATIO_SCALE * load[has] // self.pool_cap[has])
+        out = np.zeros(self.n_comp, dtype=np.int64)
+        np.maximum.at(out, self.pool_label, ratio)
+        return out
+
+
+def solve_cpsat(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: float = 10.0,
+                workers: int = 8, gap_limit: float = 0.0) -> Solution:
+    """Fill, keep, minimise travel, then balance with CP-SAT, one component at a time.
+
+    The same objectives as :func:`solve`, stated as a CP-SAT model; stages stopped by the time
+    limit report their gap.
 
     Parameters
     ----------

@@ -10,11 +10,12 @@ snapped node and from the node to the destination are added at :data:`ACCESS_SPE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 #: Off-network legs (base → road, road → unit) at walking-to-cycling pace: 1.4 m/s ≈ 5 km/h
@@ -37,6 +38,23 @@ class RoadGraph:
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)
+
+    @cached_property
+    def blocks(self) -> tuple[csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix with each connected piece as one diagonal block.
+
+        Returns the permuted matrix, each node's piece, each node's position in the permuted
+        order, and the start of every piece's block (one more entry than pieces). A county or
+        province is many towns whose roads do not meet: Dijkstra then runs on each town's block
+        instead of writing a row over every node of the province for every origin.
+        """
+        _, piece = connected_components(self.matrix, directed=True, connection="weak")
+        order = np.argsort(piece, kind="stable")
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        starts = np.searchsorted(piece[order], np.arange(piece.max() + 2 if len(piece) else 1))
+        permuted = self.matrix[order][:, order].tocsr()
+        return permuted, piece, position, starts
 
 
 def road_graph(edges: pd.DataFrame) -> RoadGraph:
@@ -87,10 +105,30 @@ def node_costs(graph: RoadGraph, origins: np.ndarray, destinations: np.ndarray) 
     origins = np.asarray(origins, np.int64)
     destinations = np.asarray(destinations, np.int64)
     out = np.full(len(origins), np.inf)
+    if len(origins) == 0:
+        return out
+    permuted, piece, position, starts = graph.blocks
+    reach = np.flatnonzero(piece[origins] == piece[destinations])  # other pieces: unreachable
+    reach = reach[np.argsort(piece[origins[reach]], kind="stable")]
+    cuts = np.flatnonzero(np.diff(piece[origins[reach]])) + 1
+    for part in np.split(reach, cuts):
+        if len(part) == 0:
+            continue
+        k = piece[origins[part[0]]]
+        lo, hi = starts[k], starts[k + 1]
+        block = permuted[lo:hi, lo:hi]
+        out[part] = _block_costs(block, position[origins[part]] - lo,
+                                 position[destinations[part]] - lo)
+    return out
+
+
+def _block_costs(matrix: csr_matrix, origins: np.ndarray, destinations: np.ndarray
+                 ) -> np.ndarray:
+    out = np.full(len(origins), np.inf)
     unique = np.unique(origins)
     for start in range(0, len(unique), BATCH):
         batch = unique[start:start + BATCH]
-        dist = dijkstra(graph.matrix, directed=True, indices=batch)
+        dist = dijkstra(matrix, directed=True, indices=batch)
         row = np.searchsorted(batch, origins)
         hit = (row < len(batch)) & (batch[np.minimum(row, len(batch) - 1)] == origins)
         out[hit] = dist[row[hit], destinations[hit]]

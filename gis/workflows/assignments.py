@@ -156,8 +156,7 @@ def pair_costs(inputs: Inputs, slots: pd.DataFrame, pairs: pd.DataFrame) -> np.n
     return travel_times.pair_travel_seconds(graph, origin_xy, dest_xy, pair_origin, pair_dest)
 
 
-def plan(inputs: Inputs, *, time_limit_s: float = 10.0, travel_tolerance: float = 0.05,
-         gap_limit: float = 1e-3
+def plan(inputs: Inputs, *, travel_tolerance: float = 0.05
          ) -> tuple[pd.DataFrame, pd.DataFrame, core.Solution, dict[str, float]]:
     """Slots, current seats, the solution and timings — no database."""
     t0 = time.perf_counter()
@@ -168,8 +167,7 @@ def plan(inputs: Inputs, *, time_limit_s: float = 10.0, travel_tolerance: float 
     pairs = pairs.assign(cost=pair_costs(inputs, slots, pairs))
     t2 = time.perf_counter()
     problem = core.from_frames(slots, inputs.staff, pairs, current)
-    solution = core.solve(problem, time_limit_s=time_limit_s, travel_tolerance=travel_tolerance,
-                          gap_limit=gap_limit)
+    solution = core.solve(problem, travel_tolerance=travel_tolerance)
     t3 = time.perf_counter()
     assigned = core.to_frame(slots, inputs.staff, solution)
     assigned = assigned.assign(before=assigned.index.map(
@@ -178,8 +176,7 @@ def plan(inputs: Inputs, *, time_limit_s: float = 10.0, travel_tolerance: float 
 
 
 def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
-                   dry_run: bool = True, author: str | None = None,
-                   time_limit_s: float = 10.0) -> RunReport:
+                   dry_run: bool = True, author: str | None = None) -> RunReport:
     """Assign every slot of ``town`` as of ``as_of``; unless ``dry_run``, write the changes.
 
     Changed records are closed (``valid_to = as_of``) and new ones opened (``valid_from =
@@ -197,7 +194,7 @@ def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
     if latest is not None and as_of < latest:
         raise InvalidInput(f"as_of {as_of} 早于现行责任记录的生效日期 {latest}")
     inputs = read_inputs(conn, town, as_of, scope)
-    assigned, pairs, solution, seconds = plan(inputs, time_limit_s=time_limit_s)
+    assigned, pairs, solution, seconds = plan(inputs)
     seconds["read"] = time.perf_counter() - t0 - sum(seconds.values())
     names = _place_names(inputs)
     changes, close_ids, opens = diff(assigned, pairs, inputs, names, town, as_of)

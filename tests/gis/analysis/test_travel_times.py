@@ -65,3 +65,36 @@ def test_matches_networkx_on_a_random_graph() -> None:
         except nx.NetworkXNoPath:
             expected = np.inf
         assert c == pytest.approx(expected)
+
+
+def test_disconnected_towns_are_solved_block_by_block_like_one_graph() -> None:
+    # 30 random towns whose roads never meet, with one-ways: the per-piece Dijkstra must give
+    # exactly networkx's answers on the whole graph, inf between pieces.
+    rng = np.random.default_rng(5)
+    frames, witness = [], nx.DiGraph()
+    for town in range(30):
+        n = int(rng.integers(2, 9))
+        src = rng.integers(0, n, 3 * n) + 100 * town
+        dst = rng.integers(0, n, 3 * n) + 100 * town
+        keep = src != dst
+        cost = rng.uniform(10, 200, keep.sum())
+        rev = np.where(rng.random(keep.sum()) < 0.3, -1.0, cost)
+        frames.append(pd.DataFrame({
+            "source": src[keep], "target": dst[keep], "cost_s": cost, "reverse_cost_s": rev,
+            "x0": src[keep] * 10.0, "y0": 0.0, "x1": dst[keep] * 10.0, "y1": 0.0}))
+        for a, b, c, r in zip(src[keep], dst[keep], cost, rev, strict=True):
+            for u, v, w in ((a, b, c), (b, a, r)):
+                if w >= 0 and (not witness.has_edge(u, v) or witness[u][v]["w"] > w):
+                    witness.add_edge(int(u), int(v), w=float(w))
+    g = tt.road_graph(pd.concat(frames, ignore_index=True))
+    o = rng.integers(0, g.n_nodes, 400)
+    d = rng.integers(0, g.n_nodes, 400)
+    got = tt.node_costs(g, o, d)
+    for k in range(400):
+        u, v = int(g.node_ids[o[k]]), int(g.node_ids[d[k]])
+        try:
+            want = nx.dijkstra_path_length(witness, u, v, weight="w")
+        except nx.NetworkXNoPath:
+            want = np.inf
+        assert got[k] == pytest.approx(want), (u, v)
+    assert np.isinf(got).any() and np.isfinite(got).any()
