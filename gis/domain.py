@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
 class LabelledEnum(StrEnum):
@@ -10,14 +11,19 @@ class LabelledEnum(StrEnum):
 
     label: str
 
-    def __new__(cls, value: str, label: str) -> LabelledEnum:
+    # Only member definitions (``RED = "red", "红"``) reach this __new__; a lookup by value
+    # (``RiskColor("red")``) goes to Enum.__new__ at runtime, but mypy checks it against this
+    # signature (python/mypy#10573), hence the default: a label is still required here.
+    def __new__(cls, value: str, label: str | None = None) -> Self:
+        if label is None:
+            raise TypeError(f"{cls.__name__} member {value!r} needs a label")
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label
         return member
 
     @classmethod
-    def from_label(cls, text: str) -> LabelledEnum:
+    def from_label(cls, text: str) -> Self:
         """Resolve a member from its value or its Chinese label (as found in ledgers)."""
         text = text.strip()
         for member in cls:
