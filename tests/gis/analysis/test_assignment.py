@@ -245,3 +245,28 @@ def test_flow_solves_a_thousand_components_in_one_network() -> None:
     assert sol.components == k and sol.filled == 4 * k
     assert sol.travel == 42 * k and sol.max_load_permille == RATIO_SCALE // 2
     assert (np.bincount(sol.person, minlength=2 * k) == 2).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunks_of_components_solve_like_one_network(seed: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(200 + seed)
+    n_slots, n_people = 120, 40
+    cost = rng.integers(1, 300, size=(n_slots, n_people)).astype(float)
+    # block structure: 8 independent groups, like towns × departments
+    group_s, group_p = np.arange(n_slots) % 8, np.arange(n_people) % 8
+    cost[group_s[:, None] != group_p[None, :]] = INF
+    cost[rng.random(cost.shape) < 0.3] = INF
+    team = np.where(np.arange(n_slots) >= 80, (np.arange(n_slots) - 80) // 5, -1)
+    p = from_cost_matrix(cost, rng.integers(0, 4, size=(n_people, 2)),
+                         slot_pool=(team >= 0).astype(np.int64), slot_team=team,
+                         current=np.where(rng.random(n_slots) < 0.3,
+                                          rng.integers(0, n_people, n_slots), -1))
+    whole = solve(p)
+    monkeypatch.setattr("gis.analysis.assignment.CHUNK_PAIRS", 37)
+    chunked = solve(p)
+    assert chunked.seconds["chunks"] > 1
+    assert (chunked.filled, chunked.kept, chunked.travel, chunked.travel_best,
+            chunked.max_load_permille) == (whole.filled, whole.kept, whole.travel,
+                                           whole.travel_best, whole.max_load_permille)
+    _assert_feasible(p, chunked)
