@@ -135,7 +135,8 @@ def read_layer(path: Path) -> gpd.GeoDataFrame:
 
 def _ewkb(geoms: Sequence[Any]) -> np.ndarray:
     arr = shapely.set_srid(np.asarray(geoms, dtype=object), STORAGE_SRID)
-    return shapely.to_wkb(arr, hex=True, include_srid=True)
+    wkb: np.ndarray = shapely.to_wkb(arr, hex=True, include_srid=True)
+    return wkb
 
 
 def _promote_multi(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
@@ -193,7 +194,8 @@ def _plain_column(frame: pd.DataFrame, name: str) -> list[Any]:
     series = frame[name]
     if pd.api.types.is_datetime64_any_dtype(series):
         series = series.dt.date
-    return series.astype(object).where(series.notna(), None).tolist()
+    values: list[Any] = series.astype(object).where(series.notna(), None).tolist()
+    return values
 
 
 def _rows(frame: pd.DataFrame, columns: Sequence[str], geoms: np.ndarray | None) -> Iterator[Any]:

@@ -7,7 +7,7 @@ import io
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import geopandas as gpd
 import numpy as np
@@ -316,7 +316,8 @@ def export_frame(
         return _csv(frame, ledger)
     if fmt == "geojson":
         geo = _geo(frame, ledger, "field", False, None)
-        return geo.to_json(drop_id=True, ensure_ascii=False).encode("utf-8")
+        text: str = geo.to_json(drop_id=True, ensure_ascii=False)
+        return text.encode("utf-8")
     if fmt == "gpkg":
         return _via_file(_geo(frame, ledger, "header", True, crs), ".gpkg", layer=layer)
     if fmt == "kml":
@@ -332,6 +333,14 @@ def export_frame(
     return buffer.getvalue()
 
 
+@overload
+def _deliver(data: bytes, fmt: ExportFormat, dest: None, stem: str) -> bytes: ...
+
+
+@overload
+def _deliver(data: bytes, fmt: ExportFormat, dest: str | Path, stem: str) -> Path: ...
+
+
 def _deliver(data: bytes, fmt: ExportFormat, dest: str | Path | None, stem: str) -> bytes | Path:
     if dest is None:
         return data
@@ -339,6 +348,32 @@ def _deliver(data: bytes, fmt: ExportFormat, dest: str | Path | None, stem: str)
     path = dest / f"{stem}{SUFFIX[fmt]}" if dest.is_dir() else dest
     path.write_bytes(data)
     return path
+
+
+@overload
+def export_units(
+    conn: Connection,
+    town_code: str,
+    fmt: ExportFormat,
+    *,
+    dest: None = None,
+    crs: int | None = None,
+    encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
+) -> bytes: ...
+
+
+@overload
+def export_units(
+    conn: Connection,
+    town_code: str,
+    fmt: ExportFormat,
+    *,
+    dest: str | Path,
+    crs: int | None = None,
+    encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
+) -> Path: ...
 
 
 def export_units(
@@ -380,6 +415,32 @@ def export_units(
     data = export_frame(frame, UNIT_LEDGER, fmt, title=town_title(conn, town_code, UNIT_LEDGER),
                         crs=crs, encoding=encoding, stem="units")
     return _deliver(data, fmt, dest, "units")
+
+
+@overload
+def export_villages(
+    conn: Connection,
+    town_code: str,
+    fmt: ExportFormat,
+    *,
+    dest: None = None,
+    crs: int | None = None,
+    encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
+) -> bytes: ...
+
+
+@overload
+def export_villages(
+    conn: Connection,
+    town_code: str,
+    fmt: ExportFormat,
+    *,
+    dest: str | Path,
+    crs: int | None = None,
+    encoding: str = "GBK",
+    where: ColumnElement[bool] | None = None,
+) -> Path: ...
 
 
 def export_villages(
