@@ -7,24 +7,28 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from gis.errors import GridsafeError, ImportRejected
 from gis.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     from gis.db.engine import get_engine
 
     return get_engine(settings)
 
 
-def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
+def _prepare(settings: Settings) -> Engine:
     """Start the database if it is ours, migrate it and load the reference tables."""
     from data import REFERENCE_DIR
     from gis.db.bootstrap import prepare
@@ -63,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _assign_demo_town(engine, town_code: str) -> None:  # type: ignore[no-untyped-def]
+def _assign_demo_town(engine: Engine, town_code: str) -> None:
     """Give the freshly loaded demo town its grid chiefs, inspectors and 五包一 teams.
 
     As of the first day of the demo year, so the year's inspections and hazards have

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from typing import TYPE_CHECKING
 
 from gis.access import Role, Scope
 from gis.audit import Actor
 from gis.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _say(message: str) -> None:
@@ -24,7 +28,7 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     # Migrated first: `account create-admin` is often the first command on a new server.
     from api.cli import _prepare
 
@@ -100,7 +104,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def announce_demo_accounts(engine, town_code: str) -> None:  # type: ignore[no-untyped-def]
+def announce_demo_accounts(engine: Engine, town_code: str) -> None:
     """Create the demo accounts (one per role) and print how to sign in with them."""
     from gis.workflows.accounts import DEMO_PASSWORD, ensure_demo_accounts
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gis.access import Scope
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-def _settings_and_engine():  # type: ignore[no-untyped-def]
+    from gis.settings import Settings
+
+
+def _settings_and_engine() -> tuple[Settings, Engine]:
     from api.cli import _prepare
     from gis.settings import get_settings
 
@@ -73,7 +79,7 @@ def cmd_roster(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     assign = sub.add_parser("assign", help="assign grid chiefs, inspectors and 五包一 teams")
     assign.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
     assign.add_argument("--as-of", type=_date, default=dt.date.today(),

@@ -58,7 +58,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``backup`` and ``restore`` on the gridsafe command line."""
     backup = sub.add_parser("backup", help="dump the database to a file (pg_dump custom format)")
     backup.add_argument("--out", required=True, help="file to write, e.g. gridsafe-2024-06-01.dump")

@@ -104,7 +104,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``gridsafe gaps``."""
     gaps = sub.add_parser("gaps", help="coverage gaps: who and what is not covered, and why")
     gaps.add_argument(

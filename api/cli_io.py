@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gis.io.exporters import EXPORT_FORMATS
 from gis.io.importers import import_units, import_villages
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from gis.settings import Settings
+
 DATASETS = ("units", "villages")
 
 
-def _settings_and_engine():  # type: ignore[no-untyped-def]
+def _settings_and_engine() -> tuple[Settings, Engine]:
     from api.cli import _prepare
     from gis.settings import get_settings
 
@@ -54,7 +60,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``import`` and ``export``."""
     imp = sub.add_parser("import", help="import a ledger or GIS file (all or nothing)")
     imp.add_argument("dataset", choices=DATASETS)
