@@ -123,7 +123,7 @@ def scope_clause(model: type[Base], scope: Scope) -> ColumnElement[bool]:
         if model is Town:
             clauses.append(Town.code.in_(sorted(scope.town_codes)))
         elif "town_code" in table_cols:
-            clauses.append(model.town_code.in_(sorted(scope.town_codes)))
+            clauses.append(table_cols["town_code"].in_(sorted(scope.town_codes)))
         elif model is ReporterIdentity:
             town_hazards = select(Hazard.id).where(Hazard.town_code.in_(sorted(scope.town_codes)))
             clauses.append(ReporterIdentity.hazard_id.in_(town_hazards))
@@ -146,7 +146,7 @@ def scope_clause(model: type[Base], scope: Scope) -> ColumnElement[bool]:
                 )
             )
         elif "village_code" in table_cols:
-            clauses.append(model.village_code.in_(codes))
+            clauses.append(table_cols["village_code"].in_(codes))
         elif model in NETWORK_TABLES:
             clauses.append(
                 gf.ST_Intersects(model.geom, _village_area(scope.village_codes))
