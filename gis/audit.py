@@ -118,7 +118,7 @@ def audit_select(
     actor: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """Entries ``scope`` may read (town admins: their town), newest first."""
     clauses: list[ColumnElement[bool]] = [scope_clause(AuditLog, scope)]
     if table is not None:

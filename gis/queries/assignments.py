@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ STAFF_COLUMNS = ("id", "town_code", "code", "name", "department_code", "role",
                  "home_village_code", "capacity_units", "capacity_teams", "phone", "active")
 
 
-def staff_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def staff_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Every staff member of ``town`` (active or not) with base lon/lat."""
     cols = [getattr(Staff, c) for c in STAFF_COLUMNS]
     return (
@@ -27,7 +28,7 @@ def staff_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[typ
     )
 
 
-def units_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def units_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Every unit of ``town`` with the columns the slot rules need and its lon/lat."""
     return (
         select(Unit.id, Unit.town_code, Unit.code, Unit.name, Unit.village_code,
@@ -38,7 +39,7 @@ def units_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[typ
     )
 
 
-def villages_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def villages_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Villages of ``town`` with a point on their surface (where a 网格长 travels to)."""
     point = gf.ST_PointOnSurface(Village.geom)
     return (
@@ -49,7 +50,7 @@ def villages_in_town(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[
     )
 
 
-def road_edges(town: str) -> Select[tuple]:  # type: ignore[type-arg]
+def road_edges(town: str) -> Select[*tuple[Any, ...]]:
     """Routable edges of ``town`` with the lon/lat of their two ends."""
     return (
         select(Road.id, Road.source, Road.target, Road.cost_s, Road.reverse_cost_s,
@@ -62,11 +63,11 @@ def road_edges(town: str) -> Select[tuple]:  # type: ignore[type-arg]
     )
 
 
-def department_names() -> Select[tuple]:  # type: ignore[type-arg]
+def department_names() -> Select[str, str, str]:
     return select(Department.code, Department.short_name, Department.name)
 
 
-def frame(conn: Connection, query: Select[tuple]) -> pd.DataFrame:  # type: ignore[type-arg]
+def frame(conn: Connection, query: Select[*tuple[Any, ...]]) -> pd.DataFrame:
     """Run a select into a DataFrame (enum columns as their string values)."""
     result = conn.execute(query)
     out = pd.DataFrame(result.fetchall(), columns=list(result.keys()))

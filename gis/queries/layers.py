@@ -250,7 +250,9 @@ def layer_filter(
     return and_(literal(True), *clauses)
 
 
-def features_select(layer: str, where: ColumnElement[bool], limit: int, offset: int) -> Select[Any]:
+def features_select(
+    layer: str, where: ColumnElement[bool], limit: int, offset: int
+) -> Select[*tuple[Any, ...]]:
     """Rows of a layer as (properties..., geojson geometry text), in a stable order."""
     spec = LAYERS[layer]
     cols = [_column(spec, p) for p in spec.properties]
@@ -259,7 +261,7 @@ def features_select(layer: str, where: ColumnElement[bool], limit: int, offset: 
     return select(*cols, geometry).where(where).order_by(*order).limit(limit).offset(offset)
 
 
-def count_select(layer: str, where: ColumnElement[bool]) -> Select[Any]:
+def count_select(layer: str, where: ColumnElement[bool]) -> Select[int]:
     spec = LAYERS[layer]
     return select(func.count()).select_from(spec.model).where(where)
 

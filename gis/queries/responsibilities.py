@@ -35,7 +35,7 @@ def held_on(on: dt.date) -> ColumnElement[bool]:
 
 
 def responsibilities_on(town: str, on: dt.date, scope: Scope,
-                        people_in_scope: bool = True) -> Select[tuple]:  # type: ignore[type-arg]
+                        people_in_scope: bool = True) -> Select[*tuple[Any, ...]]:
     """Every record of ``town`` in force on ``on``, with the holder's name, phone and role.
 
     With ``people_in_scope`` (the default) only holders the scope may see as staff are listed;
@@ -56,7 +56,9 @@ def responsibilities_on(town: str, on: dt.date, scope: Scope,
     )
 
 
-def responsible_for_unit(unit_id: int, on: dt.date, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def responsible_for_unit(
+    unit_id: int, on: dt.date, scope: Scope
+) -> Select[*tuple[Any, ...]]:
     """Who was responsible for unit ``unit_id`` on ``on``: its inspector, its 五包一 team and
     the chief and members of the grid the unit lies in."""
     unit = select(Unit.village_code).where(Unit.id == unit_id).scalar_subquery()
@@ -72,13 +74,13 @@ def responsible_for_unit(unit_id: int, on: dt.date, scope: Scope) -> Select[tupl
     )
 
 
-def unit_in_scope(unit_id: int, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def unit_in_scope(unit_id: int, scope: Scope) -> Select[int, str, str, str | None]:
     return select(Unit.id, Unit.town_code, Unit.name, Unit.village_code).where(
         Unit.id == unit_id, scope_clause(Unit, scope)
     )
 
 
-def village_names(town: str, scope: Scope) -> Select[tuple]:  # type: ignore[type-arg]
+def village_names(town: str, scope: Scope) -> Select[str, str]:
     return select(Village.code, Village.name).where(
         Village.town_code == town, scope_clause(Village, scope)
     )
