@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from gis.errors import EmbeddedDatabaseError
 
@@ -142,6 +143,14 @@ def _traversable_by_others(path: Path) -> bool:
     return True
 
 
+class _ClusterState(TypedDict, total=False):
+    """``state.json``: empty until the cluster is created."""
+
+    user: str
+    password: str
+    port: int
+
+
 @dataclass
 class LocalServer:
     """A PostgreSQL cluster owned by gridsafe under ``root`` (cluster, log and state file).
@@ -178,28 +187,30 @@ class LocalServer:
     def state_file(self) -> Path:
         return self.root / "state.json"
 
-    def _state(self) -> dict[str, object]:
+    def _state(self) -> _ClusterState:
         if not self.state_file.exists():
             return {}
-        return dict(json.loads(self.state_file.read_text()))
+        state: _ClusterState = json.loads(self.state_file.read_text())
+        return state
 
-    def _save_state(self, state: dict[str, object]) -> None:
+    def _save_state(self, state: _ClusterState) -> None:
         self.state_file.write_text(json.dumps(state, indent=2))
         os.chmod(self.state_file, 0o600)
 
     def _run(
         self, bindir: Path, *args: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
-        if self._account is not None:
-            kwargs = {"user": self._account.pw_uid, "group": self._account.pw_gid}
+        # None (subprocess's default): run as ourselves.
+        user = self._account.pw_uid if self._account is not None else None
+        group = self._account.pw_gid if self._account is not None else None
         done = subprocess.run(
             [str(bindir / args[0]), *args[1:]],
             capture_output=True,
             text=True,
             cwd=self.root,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"},
-            **kwargs,  # type: ignore[arg-type]
+            user=user,
+            group=group,
         )
         if check and done.returncode != 0:
             tail = ""
@@ -291,7 +302,7 @@ class LocalServer:
             self.init(bindir)
         if not self.running():
             state = self._state()
-            if not _port_free(int(state["port"])):  # type: ignore[call-overload]
+            if not _port_free(int(state["port"])):
                 state["port"] = _free_port()
                 self._save_state(state)
             self.log_file.touch()
