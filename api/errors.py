@@ -39,7 +39,7 @@ STATUS: dict[type[GridsafeError], int] = {
 def _status(exc: GridsafeError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

@@ -12,12 +12,16 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from gis.errors import InvalidInput, Unauthenticated
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 TOKEN_LIFETIME = dt.timedelta(hours=8)
 ALGORITHM = "HS256"
@@ -110,7 +114,7 @@ def issue_token(
 
 def decode_token(token: str, secret: str, *, now: dt.datetime | None = None) -> TokenClaims:
     """The claims of a token signed with ``secret``; Unauthenticated if forged or expired."""
-    options = {"require": ["exp", "iat", "sub", "jti", "iss"], "verify_iat": False}
+    options: Options = {"require": ["exp", "iat", "sub", "jti", "iss"], "verify_iat": False}
     try:
         if now is None:
             payload = jwt.decode(

@@ -7,11 +7,21 @@ command) and records each write in the audit log through ``gis.audit.record``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from gis.access import Role, Scope, scope_clause
@@ -84,7 +94,7 @@ class Principal:
     claims: TokenClaims | None = None
 
 
-def _principal(row: Mapping[str, Any], claims: TokenClaims | None) -> Principal:
+def _principal(row: RowMapping, claims: TokenClaims | None) -> Principal:
     return Principal(
         account_id=int(row["id"]),
         username=str(row["username"]),
@@ -320,22 +330,24 @@ def _check_area(conn: Connection, spec: NewAccount) -> dict[str, Any]:
     area: dict[str, Any] = {"town_code": town}
     if role is Role.GRID_CHIEF:
         ok = (
-            spec.village_code
+            bool(spec.village_code)
             and conn.execute(
                 select(Village.code).where(
                     Village.code == spec.village_code, Village.town_code == town
                 )
             ).first()
+            is not None
         )
         if not ok:
             raise InvalidInput(f"village_code {spec.village_code!r} is not a village of {town}")
         area["village_code"] = spec.village_code
     elif role is Role.DEPARTMENT:
         ok = (
-            spec.department_code
+            bool(spec.department_code)
             and conn.execute(
                 select(Department.code).where(Department.code == spec.department_code)
             ).first()
+            is not None
         )
         if not ok:
             raise InvalidInput(f"department_code {spec.department_code!r} is not a department")
@@ -346,6 +358,7 @@ def _check_area(conn: Connection, spec: NewAccount) -> dict[str, Any]:
             and conn.execute(
                 select(Staff.id).where(Staff.id == spec.staff_id, Staff.town_code == town)
             ).first()
+            is not None
         )
         if not ok:
             raise InvalidInput(f"staff_id {spec.staff_id!r} is not a staff member of {town}")
@@ -506,9 +519,14 @@ def _demo_specs(conn: Connection, town_code: str) -> list[NewAccount]:
             .order_by((Staff.role != "inspector"), Staff.id)
             .limit(1)
         ).scalar_one()
-    base = {"password": DEMO_PASSWORD, "town_code": town_code}
     return [
-        NewAccount("demo-town", role=Role.TOWN_ADMIN, display_name="演示·镇安委办", **base),
+        NewAccount(
+            "demo-town",
+            DEMO_PASSWORD,
+            Role.TOWN_ADMIN,
+            town_code=town_code,
+            display_name="演示·镇安委办",
+        ),
         NewAccount(
             "demo-county",
             DEMO_PASSWORD,
@@ -518,26 +536,35 @@ def _demo_specs(conn: Connection, town_code: str) -> list[NewAccount]:
         ),
         NewAccount(
             "demo-dept",
-            role=Role.DEPARTMENT,
+            DEMO_PASSWORD,
+            Role.DEPARTMENT,
+            town_code=town_code,
             department_code=dept,
             display_name="演示·行业部门",
-            **base,
         ),
         NewAccount(
             "demo-chief",
-            role=Role.GRID_CHIEF,
+            DEMO_PASSWORD,
+            Role.GRID_CHIEF,
+            town_code=town_code,
             village_code=village,
             display_name="演示·网格长",
-            **base,
         ),
         NewAccount(
             "demo-inspector",
-            role=Role.INSPECTOR,
+            DEMO_PASSWORD,
+            Role.INSPECTOR,
+            town_code=town_code,
             staff_id=staff_id,
             display_name="演示·检查人员",
-            **base,
         ),
-        NewAccount("demo-public", role=Role.PUBLIC, display_name="演示·公众", **base),
+        NewAccount(
+            "demo-public",
+            DEMO_PASSWORD,
+            Role.PUBLIC,
+            town_code=town_code,
+            display_name="演示·公众",
+        ),
     ]
 
 
