@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import folium
 from branca.element import Element
@@ -16,6 +17,13 @@ ASSET_URL = "/static/maps"
 # GeoJSON, circle markers, tooltips, popups (built with jQuery), a layer control and a heat layer.
 MAP_JS = [("leaflet", "leaflet.js"), ("jquery", "jquery.min.js")]
 MAP_CSS = [("leaflet_css", "leaflet.css")]
+
+
+@runtime_checkable
+class _LoadsScripts(Protocol):
+    """An element with scripts to load: a JSCSSMixin, or a plugin (Timeline) setting them bare."""
+
+    default_js: list[tuple[str, str]]
 
 
 def _descendants(element: Element) -> Iterator[Element]:
@@ -33,7 +41,7 @@ def use_local_assets(fmap: folium.Map, base_url: str = ASSET_URL) -> folium.Map:
     fmap.default_js = [(name, f"{base}/{file}") for name, file in MAP_JS]
     fmap.default_css = [(name, f"{base}/{file}") for name, file in MAP_CSS]
     for element in _descendants(fmap):
-        if getattr(element, "default_js", None):
+        if isinstance(element, _LoadsScripts) and element.default_js:
             element.default_js = [
                 (name, f"{base}/{Path(url).name}" if (ASSET_DIR / Path(url).name).exists() else url)
                 for name, url in element.default_js

@@ -134,7 +134,8 @@ def gap_map(
                         "fillColor": c,
                         "fillOpacity": 0.15,
                     },
-                    popup=popup,
+                    # folium adds a plain Popup too but annotates GeoJsonPopup only.
+                    popup=popup,  # type: ignore[arg-type]
                 ).add_to(group)
         group.add_to(fmap)
     if sites:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import folium
+from branca.element import Figure
 
 from maps.basemaps import Basemap, add_basemap
 from maps.styles import village_style
@@ -20,7 +21,8 @@ def new_map(title: str, basemap: Basemap, tianditu_key: str | None) -> folium.Ma
     """An empty map page with its basemap, a title box and the coordinate-system footer."""
     fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
     add_basemap(fmap, basemap, tianditu_key)
-    fmap.get_root().html.add_child(
+    # A folium.Map always sits in a Figure; get_root is typed as returning any Element.
+    cast(Figure, fmap.get_root()).html.add_child(
         folium.Element(
             '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
             'padding:4px 10px;font-size:16px;font-weight:bold">'

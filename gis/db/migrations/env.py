@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from alembic import context
 from geoalchemy2 import alembic_helpers
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
+
+if TYPE_CHECKING:
+    from alembic.runtime.environment import NameFilterType
+    from sqlalchemy.schema import SchemaItem
 
 from gis.db.all_models import Base
 
@@ -12,14 +18,21 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def _include_object(
+    obj: SchemaItem,
+    name: str | None,
+    type_: NameFilterType,
+    reflected: bool,
+    compare_to: SchemaItem | None,
+) -> bool:
     # Tables owned by extensions (PostGIS, pgRouting) are not ours to manage.
     if type_ == "table" and name in {"spatial_ref_sys"}:
         return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
+    include: bool = alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
+    return include
 
 
-def _configure(connection) -> None:  # type: ignore[no-untyped-def]
+def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -36,7 +49,10 @@ if connection is not None:
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no connection handed over (gis.db.migrate) and no sqlalchemy.url")
+    engine = create_engine(url)
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():
