@@ -60,7 +60,8 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
         srids = dict(
             conn.execute(
                 text(
-                    "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = 'public'"
+                    "SELECT f_table_name, srid FROM geometry_columns"
+                    " WHERE f_table_schema = 'public'"
                 )
             ).all()
         )
