@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -49,6 +50,7 @@ def main() -> None:
     }
     runs: dict[str, list[float]] = {name: [] for name in contenders}
     results = {}
+    load_before = os.getloadavg()
     for _ in range(3):
         for name, run in contenders.items():
             t0 = time.perf_counter()
@@ -63,6 +65,8 @@ def main() -> None:
         "exact_vs_sjoin": round(med["exact"] / med["sjoin"], 2),
         "tol1m_vs_sjoin": round(med["tol1m"] / med["sjoin"], 2),
         "units_in_a_grid": located,
+        "on_boundary_tol1m": int(results["tol1m"]["on_boundary"].sum()),
+        "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
     }, indent=2))
 
 

@@ -213,8 +213,9 @@ def locate_units(
     -------
     pandas.DataFrame
         Indexed like ``points``: ``grid_code`` (the containing village, None when outside or on
-        a boundary), ``n_grids`` (polygons touched), ``on_boundary`` and ``candidates`` (the
-        codes of the villages touched or within tolerance).
+        a boundary), ``n_grids`` (polygons touched), ``on_boundary`` and ``candidates`` (for a
+        point on a boundary, the codes of the villages it lies in or, outside them all, of those
+        within tolerance; comma-separated, sorted; "" otherwise).
 
     Examples
     --------
@@ -236,7 +237,6 @@ def locate_units(
     pts = points.to_numpy()
     polys = villages.geometry.to_numpy()
     codes = villages["code"].to_numpy(dtype=object)
-    tree = shapely.STRtree(polys)
     n_grids = np.zeros(n, dtype=np.int64)
     first = np.full(n, -1, dtype=np.int64)
     on_boundary = np.zeros(n, dtype=bool)
@@ -244,12 +244,14 @@ def locate_units(
     pairs_g: list[np.ndarray] = []
 
     # Most points lie well inside a grid: one ``intersects`` pass (GEOS's fast point-in-polygon
-    # path, as in a bare sjoin) against each polygon shrunk by the tolerance settles them; since
-    # grids do not overlap a point is in at most one core. Only the few near an edge or outside
-    # every grid take the boundary test. Shrunk corners are chords, off by < 0.5% of the
-    # tolerance; "exactly on" means within ``MIN_TOLERANCE_M``, below the data's precision.
+    # path, as in a bare sjoin) against each polygon's core settles them; since grids do not
+    # overlap a point is in at most one core. Only the few near an edge or outside every grid
+    # take the exact boundary test. A core only needs to lie farther than the tolerance from its
+    # polygon's edges (a smaller core just sends more points to the exact test), so the
+    # results are exactly those of the distance rule; "exactly on" means within
+    # ``MIN_TOLERANCE_M``, below the data's precision.
     tol = max(tolerance_m, MIN_TOLERANCE_M)
-    cores = shapely.buffer(polys, -tol, quad_segs=8)
+    cores = polygon_cores(polys, tol)
     cp, cg = shapely.STRtree(cores).query(pts, predicate="intersects")
     n_grids[cp] += 1
     first[cp] = cg
@@ -258,6 +260,7 @@ def locate_units(
     pairs_p.append(cp)
     pairs_g.append(cg)
 
+    tree = shapely.STRtree(polys)
     rp, g_idx = tree.query(pts[rest], predicate="intersects")
     p_idx = rest[rp]
     n_grids[rest] = np.bincount(rp, minlength=rest.shape[0])
@@ -300,6 +303,150 @@ def locate_units(
         },
         index=points.index,
     )
+
+
+def polygon_cores(polygons: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Each polygon shrunk so that every point of its core lies farther than ``tolerance_m``
+    from the polygon's boundary (None where no core is built).
+
+    A core need not be the whole inward buffer, only inside it. For a single-ring polygon the
+    core is the mitred inward offset, computed with numpy for all polygons at once (GEOS's
+    ``buffer`` per polygon costs as much as a whole ``sjoin`` of 1M points): each edge moves
+    inward by slightly more than the tolerance and each vertex to where its two moved edges
+    meet. For a convex polygon whose edges all keep their direction this *is* the inward
+    buffer (the intersection of the moved half-planes). At a reflex corner the mitre point
+    lies beyond the rounded buffer, so the core is smaller, but a narrow neck could still let
+    a moved edge pass another one; so every other core is checked with GEOS: no point of it
+    within ``tolerance_m`` of the boundary (``dwithin``), its ring valid and inside the
+    polygon. Polygons that fail, or have holes or several parts, get GEOS's mitred inward
+    ``buffer``, checked the same way; a core that still fails is dropped.
+
+    Parameters
+    ----------
+    polygons : numpy.ndarray
+        Polygons or multipolygons, metric coordinates.
+    tolerance_m : float
+        Clearance from the boundary, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        One core (a shapely geometry) or None per polygon.
+
+    Examples
+    --------
+    >>> core = polygon_cores(np.array([shapely.box(0, 0, 10, 10)]), 1.0)[0]
+    >>> [round(c, 3) for c in core.bounds]
+    [1.0, 1.0, 9.0, 9.0]
+    """
+    if tolerance_m <= 0:
+        raise ValueError("tolerance_m must be > 0")
+    polygons = np.asarray(polygons, dtype=object)
+    n = len(polygons)
+    out = np.full(n, None, dtype=object)
+    if n == 0:
+        return out
+    # Move edges a hair farther than the tolerance, so rounding in the offset arithmetic
+    # (~1e-10 m at these coordinates) can never bring a core within the tolerance.
+    offset = tolerance_m * (1 + 1e-7) + 1e-6
+    # Single-ring polygons (one part, no holes), read from the coordinates alone: a valid ring
+    # never revisits its first vertex before closing, so the first coordinate of a single-ring
+    # geometry recurs only as its last. (Several rings, or rings touching at that vertex, fail
+    # the test and take the GEOS path.)
+    xy, geom = shapely.get_coordinates(polygons, return_index=True)
+    count = np.bincount(geom, minlength=n)
+    head = np.cumsum(count) - count
+    tail = head + count - 1
+    same = (xy[:, 0] == xy[head[geom], 0]) & (xy[:, 1] == xy[head[geom], 1])
+    one_ring = (count >= 4) & (np.bincount(geom, weights=same, minlength=n) == 2)
+    one_ring[one_ring] &= same[tail[one_ring]]
+    idx = np.flatnonzero(one_ring)
+    checked = np.zeros(n, dtype=bool)
+    if idx.size:
+        xy = xy[one_ring[geom]]
+        count = count[idx]
+        keep = np.ones(len(xy), dtype=bool)
+        keep[np.cumsum(count) - 1] = False  # the closing repeat of each ring
+        vx, vy = xy[keep, 0], xy[keep, 1]
+        m = count - 1
+        start = np.cumsum(m) - m
+        end = start + m - 1
+        nxt = np.arange(1, len(vx) + 1)
+        nxt[end] = start
+        prv = np.arange(-1, len(vx) - 1)
+        prv[start] = end
+        owner = np.repeat(np.arange(idx.size), m)
+        ex, ey = vx[nxt] - vx, vy[nxt] - vy  # edge i runs from vertex i to vertex i + 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            length = np.sqrt(ex * ex + ey * ey)
+            ux, uy = ex / length, ey / length
+            # Orientation from the signed area, so that inward is to the left of a ccw ring.
+            area2 = np.bincount(owner, weights=vx * vy[nxt] - vx[nxt] * vy, minlength=idx.size)
+            side = np.where(area2 > 0, 1.0, -1.0)[owner]
+            nx, ny = -side * uy, side * ux  # inward normal of edge i
+            bx, by = nx[prv], ny[prv]  # ... and of the edge ending at vertex i
+            f = offset / (1.0 + bx * nx + by * ny)
+            mx, my = vx + f * (bx + nx), vy + f * (by + ny)
+            turn = side * (ux[prv] * uy - uy[prv] * ux)  # < 0 at a reflex vertex
+            kept_direction = (mx[nxt] - mx) * ex + (my[nxt] - my) * ey > 0
+        good_vertex = np.isfinite(mx) & np.isfinite(my) & (length > 0) & kept_direction
+        bad_vertices = np.bincount(owner, weights=~good_vertex, minlength=idx.size)
+        buildable = (bad_vertices == 0) & (m >= 3)
+        convex = buildable & (np.bincount(owner, weights=turn < 0, minlength=idx.size) == 0)
+        closed = np.insert(np.arange(len(vx)), np.cumsum(m), start)
+        ring_offsets = np.concatenate([[0], np.cumsum(m + 1)])
+        rings_xy = np.column_stack([np.where(good_vertex, mx, vx), np.where(good_vertex, my, vy)])
+        cores = shapely.from_ragged_array(
+            shapely.GeometryType.POLYGON,
+            rings_xy[closed],
+            (ring_offsets, np.arange(idx.size + 1)),
+        )
+        out[idx[buildable]] = cores[buildable]
+        checked[idx[convex]] = True
+        # A non-convex ring's offset is still exact (up to the mitres) unless, before it has
+        # moved by ``offset``, a reflex vertex runs into another edge (a "split event" of the
+        # straight skeleton; edges shrinking to nothing are ruled out above). A vertex moves
+        # ``offset * speed``, an edge no farther than its faster end, so a reflex vertex farther
+        # from every other edge than the two together can hit none of them. Then the offset is
+        # the skeleton's wavefront: its points are at least ``offset`` from every edge line by
+        # the skeleton's roof height, which never rises faster than the distance to the
+        # boundary. Rings that fail this cheap test are checked with GEOS instead.
+        reflex = np.flatnonzero((turn < 0) & buildable[owner])
+        if reflex.size:
+            speed = np.sqrt((mx - vx) ** 2 + (my - vy) ** 2) / offset
+            edge_speed = np.maximum(speed, speed[nxt])
+            ring_of = owner[reflex]
+            k = m[ring_of]
+            r = np.repeat(reflex, k)
+            j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k - start[ring_of], k)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                px, py = vx[r] - vx[j], vy[r] - vy[j]
+                along = np.clip((px * ex[j] + py * ey[j]) / (length[j] ** 2), 0.0, 1.0)
+                gap2 = (px - along * ex[j]) ** 2 + (py - along * ey[j]) ** 2
+            reach = offset * (speed[r] + edge_speed[j]) * (1 + 1e-9)
+            # The vertex's own two edges are where it starts from, not something it can hit.
+            near = ~(gap2 > reach * reach) & (j != r) & (j != prv[r])
+            clash = np.bincount(np.repeat(ring_of, k), weights=near, minlength=idx.size) > 0
+        else:
+            clash = np.zeros(idx.size, dtype=bool)
+        checked[idx[buildable & ~convex & ~clash]] = True
+        test_rings = buildable & ~convex & clash
+        test = idx[test_rings]
+        if test.size:  # prove it directly: valid, inside, clear of the edges
+            ok = (
+                shapely.is_valid(out[test])
+                & shapely.contains_xy(polygons[test], mx[start[test_rings]], my[start[test_rings]])
+                & ~shapely.dwithin(out[test], shapely.boundary(polygons[test]), tolerance_m)
+            )
+            checked[test[ok]] = True
+    rest = np.flatnonzero(~checked)
+    if rest.size:
+        buffered = shapely.buffer(polygons[rest], -offset, join_style="mitre")
+        ok = ~shapely.is_empty(buffered) & ~shapely.dwithin(
+            buffered, shapely.boundary(polygons[rest]), tolerance_m
+        )
+        out[rest] = np.where(ok, buffered, None)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -394,3 +394,74 @@ def test_locate_units_matches_brute_force_distances(tolerance: float) -> None:
         if not boundary:
             want = v["code"][inside].iloc[0] if inside.any() else None
             assert got["grid_code"].iloc[i] == want, (i, xy[i])
+
+
+def _witness(pts: gpd.GeoSeries, v: gpd.GeoDataFrame, tol: float) -> pd.DataFrame:
+    """on_boundary / grid_code / candidates by plain Shapely distances, one point at a time."""
+    rows = []
+    for p in pts:
+        d_poly = v.geometry.distance(p).to_numpy()
+        d_edge = v.boundary.distance(p).to_numpy()
+        near = d_edge <= max(tol, 1e-3)
+        inside = d_poly == 0
+        on = bool(near.any()) or int(inside.sum()) >= 2
+        # Named: the grids it lies in, or for a point outside them those within tolerance.
+        touched = inside if inside.any() else d_poly <= max(tol, 1e-3)
+        touched = touched if on else np.zeros(len(v), bool)
+        rows.append(
+            {
+                "on_boundary": on,
+                "grid_code": None if on or not inside.any() else v["code"][inside].iloc[0],
+                "n_grids": int(inside.sum()),
+                "candidates": ",".join(sorted(v["code"][touched])),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 1.0])
+def test_locate_units_agrees_with_a_shapely_witness_near_edges_and_reflex_corners(
+    tolerance: float,
+) -> None:
+    """Points on, 0.5 m from and 2 m from shared and outer edges, around convex and reflex
+    corners, against per-point Shapely distances (the fast path's cores must not leak)."""
+    v = town().villages
+    # V3: an L (reflex corner at (1000, 1500)) on top of V1|V2; V4: a notched square whose notch
+    # makes two reflex corners, with a sharp sliver corner on its outer edge.
+    l_shape = shapely.difference(
+        box(X0, Y0 + 1000, X0 + 2000, Y0 + 2000), box(X0 + 1000, Y0 + 1500, X0 + 2000, Y0 + 2000)
+    )
+    notched = shapely.Polygon(
+        [(X0 + 2000, Y0), (X0 + 3000, Y0), (X0 + 3000, Y0 + 1000), (X0 + 2600, Y0 + 1000),
+         (X0 + 2500, Y0 + 400), (X0 + 2400, Y0 + 1000), (X0 + 2000, Y0 + 1000)]
+    )
+    v = pd.concat(
+        [v, gpd.GeoDataFrame({"code": ["V3", "V4"], "name": ["三村", "四村"]},
+                             geometry=[l_shape, notched], crs=CRS)],
+        ignore_index=True,
+    )
+    corners = np.array([
+        (1000, 1500), (2000, 1500), (1000, 2000), (0, 1000), (1000, 1000), (2000, 1000),
+        (2500, 400), (2400, 1000), (2600, 1000), (0, 0), (3000, 1000),
+    ], dtype=float)
+    xy = []
+    for cx, cy in corners:
+        for r in (0.0, 0.5, 0.999, 1.001, 2.0):
+            for a in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+                xy.append((cx + r * np.cos(a), cy + r * np.sin(a)))
+    edges = [((0, 500), (1, 0)), ((1000, 500), (1, 0)), ((1500, 1000), (0, 1)),
+             ((500, 0), (0, 1)), ((1500, 1500), (0, 1)), ((1000, 1750), (1, 0)),
+             ((2450, 700), (6, 1)), ((2000, 500), (1, 0))]
+    for (ex, ey), (nx_, ny_) in edges:
+        n = np.array([nx_, ny_], dtype=float) / np.hypot(nx_, ny_)
+        for off in (-2.0, -0.5, 0.0, 0.5, 2.0):
+            xy.append((ex + off * n[0], ey + off * n[1]))
+    pts = gpd.GeoSeries(shapely.points(np.array(xy) + [X0, Y0]), crs=CRS)
+    got = locate_units(pts, v, tolerance_m=tolerance).reset_index(drop=True)
+    want = _witness(pts, v, tolerance)
+    for col in ("on_boundary", "grid_code", "n_grids", "candidates"):
+        g_col = [None if pd.isna(x) else x for x in got[col].tolist()]
+        w_col = [None if pd.isna(x) else x for x in want[col].tolist()]
+        bad = [(i, xy[i], g, w) for i, (g, w) in enumerate(zip(g_col, w_col, strict=True))
+               if g != w]
+        assert not bad, (col, bad[:5])
