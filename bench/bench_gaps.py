@@ -1,17 +1,20 @@
-"""Benchmark: the coverage-gap report on the county dataset, containment on >= 1M units.
+"""Benchmark: the coverage-gap report on the county or province dataset; containment on 1M units.
 
-Run: ``.venv/bin/python -m bench.bench_gaps [--data DIR] [--points 1000000] [--pg]``.
-Without ``--data`` the county dataset is generated into a temporary directory. Baselines are
-measured in the same run on the same frames:
+Run: ``.venv/bin/python -m bench.bench_gaps [--data DIR] [--points 1000000] [--repeat 3] [--pg]``.
+Without ``--data`` the county dataset is generated into a temporary directory; ``--data`` may be
+a province dataset too (``gridsafe generate --scale province``; use ``--points 0`` there, as
+``bench.bench_province_containment`` measures containment on its real units). Baselines are
+measured in the same run on the same frames, interleaved with gridsafe's runs:
 
 * containment: a bare ``geopandas.sjoin(points, villages, predicate="intersects")``;
 * the full report: a naive GeoPandas/networkx report (sjoin, buffer + sjoin per gas rule, a
-  networkx multi-source Dijkstra, the same pandas staffing logic);
+  networkx multi-source Dijkstra) of the four gap types it can count;
 * fire service areas (``--pg``): pgRouting ``pgr_drivingDistance`` on the same road graph in a
   throwaway cluster, against the in-memory scipy Dijkstra.
 
-Responsibilities and inspections are synthesised (the county dataset has none): an inspector for
-90% of units, a chief per village, full teams for 80% of key units, a last inspection in 2024.
+Responsibilities and inspections are synthesised (generated datasets above the town have none):
+every slot of the assignment rules gets a random eligible person and 90 % of slots keep theirs;
+a last inspection somewhere in 2024 for every unit.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -34,8 +39,8 @@ import pandas as pd
 import shapely
 
 from data import REFERENCE_DIR
+from gis.analysis.assignment_rules import candidate_pairs, required_slots
 from gis.analysis.coverage import (
-    TEAM_ROLES,
     CoverageInputs,
     CoverageParams,
     coverage_report,
@@ -65,13 +70,26 @@ def read(directory: Path, name: str) -> gpd.GeoDataFrame:
     return frame.set_crs(4490, allow_override=True)
 
 
-def county_inputs(directory: Path, seed: int = 7) -> CoverageInputs:
+def dataset_inputs(directory: Path, seed: int = 7, keep: float = 0.9) -> CoverageInputs:
+    """A generated dataset's frames, with responsibilities and last inspections synthesised.
+
+    Every slot of the assignment rules (``required_slots``) gets one of its eligible people
+    (``candidate_pairs``, ignoring capacity), drawn at random, and ``keep`` of the slots keep
+    their holder; so the staffing gaps are the dropped slots plus slots nobody may fill.
+    """
     rng = np.random.default_rng(seed)
     villages = read(directory, "villages")
     units = read(directory, "units")
     units.insert(0, "id", np.arange(1, len(units) + 1))
     staff = read(directory, "staff")
     staff.insert(0, "id", np.arange(1, len(staff) + 1))
+    # Town-scale files leave the town out of units and staff (there is one); take it from the
+    # village they belong to, as the loader does.
+    town_of = dict(zip(villages["code"], villages["town_code"], strict=True))
+    if "town_code" not in units:
+        units["town_code"] = units["village_code"].map(town_of)
+    if "town_code" not in staff:
+        staff["town_code"] = villages["town_code"].iloc[0]
     roads = read(directory, "roads")
     # As the loader does (gis.io.dataset): seconds at the posted speed, -1 against a one-way.
     roads["cost_s"] = roads["length_m"].astype(float) / (roads["speed_kmh"].astype(float) / 3.6)
@@ -81,43 +99,20 @@ def county_inputs(directory: Path, seed: int = 7) -> CoverageInputs:
         pipelines = gpd.GeoDataFrame({"code": [], "pressure_class": []}, geometry=[], crs=4490)
     stations = read(directory, "fire_stations")
 
-    staff_ids = staff["id"].to_numpy()
-    rows: list[pd.DataFrame] = []
-    has = rng.random(len(units)) < 0.9
-    rows.append(
-        pd.DataFrame(
-            {
-                "staff_id": rng.choice(staff_ids, has.sum()),
-                "role": "unit_inspector",
-                "village_code": None,
-                "unit_id": units["id"][has].to_numpy(),
-            }
-        )
-    )
-    rows.append(
-        pd.DataFrame(
-            {
-                "staff_id": rng.choice(staff_ids, len(villages)),
-                "role": "grid_chief",
-                "village_code": villages["code"].to_numpy(),
-                "unit_id": None,
-            }
-        )
-    )
-    key = units.loc[units["fire_key_level"] != "none", "id"].to_numpy()
-    full = key[rng.random(len(key)) < 0.8]
-    for role in TEAM_ROLES:
-        rows.append(
-            pd.DataFrame(
-                {
-                    "staff_id": rng.choice(staff_ids, len(full)),
-                    "role": role.value,
-                    "village_code": None,
-                    "unit_id": full,
-                }
-            )
-        )
-    resp = pd.concat(rows, ignore_index=True).astype({"unit_id": object, "village_code": object})
+    slots = required_slots(villages, units, staff)
+    pairs = candidate_pairs(slots, staff)
+    chosen = pairs.sample(frac=1.0, random_state=rng).drop_duplicates("slot")
+    chosen = chosen[rng.random(len(chosen)) < keep]
+    held = slots.loc[chosen["slot"].to_numpy()]
+    is_unit = held["unit_id"].notna().to_numpy()
+    resp = pd.DataFrame(
+        {
+            "staff_id": chosen["staff_id"].to_numpy(),
+            "role": held["role"].to_numpy(),
+            "village_code": np.where(is_unit, None, held["village_code"].to_numpy()),
+            "unit_id": np.where(is_unit, held["unit_id"].to_numpy(dtype=object), None),
+        }
+    ).astype({"unit_id": object, "village_code": object})
     days = rng.integers(0, 365, len(units))
     last = pd.Series(
         [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in days], index=units["id"]
@@ -318,8 +313,13 @@ def pgrouting(inputs: CoverageInputs, params: CoverageParams) -> dict[str, float
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, help="a county dataset directory (default: generate)")
-    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument(
+        "--data", type=Path, help="a county or province dataset directory (default: generate)"
+    )
+    parser.add_argument(
+        "--points", type=int, default=1_000_000, help="synthetic containment points (0: skip)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="report runs (median)")
     parser.add_argument("--pg", action="store_true", help="also time pgr_drivingDistance")
     args = parser.parse_args()
     directory = args.data
@@ -328,10 +328,22 @@ def main() -> None:
 
         directory = Path(tempfile.mkdtemp(prefix="gridsafe-county-")) / "county"
         generate(directory, seed=2024, scale="county")
-    inputs = county_inputs(directory)
+    t0 = time.perf_counter()
+    inputs = dataset_inputs(directory)
+    read_s = time.perf_counter() - t0
     params = CoverageParams(as_of=AS_OF)
-    report_s, report = timed(lambda: coverage_report(inputs, params))
-    naive_s, naive = timed(lambda: naive_report(inputs, params), repeat=1)
+    load_before = os.getloadavg()
+    # Interleaved: report, baseline, report, ... so both see the same machine.
+    report_runs: list[float] = []
+    naive_runs: list[float] = []
+    for _ in range(args.repeat):
+        t1 = time.perf_counter()
+        report = coverage_report(inputs, params)
+        report_runs.append(time.perf_counter() - t1)
+        t1 = time.perf_counter()
+        naive = naive_report(inputs, params)
+        naive_runs.append(time.perf_counter() - t1)
+    report_s, naive_s = statistics.median(report_runs), statistics.median(naive_runs)
     counts = report.counts()
     for key, value in naive.items():
         assert counts[key] == value, (key, counts[key], value)
@@ -339,13 +351,22 @@ def main() -> None:
         "machine": f"{platform.machine()} {platform.python_version()}",
         "units": len(inputs.units),
         "villages": len(inputs.villages),
+        "staff": len(inputs.staff),
+        "road_edges": len(inputs.roads),
+        "responsibilities": len(inputs.responsibilities),
+        "read_and_synthesise_s": round(read_s, 1),
         "report_s": report_s,
+        "report_runs_s": [round(t, 2) for t in report_runs],
         "report_stages_s": {k: round(v, 3) for k, v in report.timings.items()},
         "naive_subset_s": naive_s,
+        "naive_runs_s": [round(t, 2) for t in naive_runs],
         "ratio_report_over_naive_subset": report_s / naive_s,
         "gaps": counts,
-        "containment": containment(inputs.villages, args.points),
+        "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
+        "max_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
     }
+    if args.points:
+        result["containment"] = containment(inputs.villages, args.points)
     if args.pg:
         result["fire_service_area"] = pgrouting(inputs, params)
     print(json.dumps(result, ensure_ascii=False, indent=1))

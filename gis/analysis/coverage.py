@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.analysis.assignment_rules import TEAM_ROLES
+from gis.analysis.assignment_rules import (
+    TEAM_ROLES,
+    missing_slots,
+    required_slots,
+    seat_holders,
+)
 from gis.analysis.covering import CoveringSolution, greedy_cover, max_cover
 from gis.analysis.inspection_frequency import OBLIGED_STATUSES, inspection_status
 from gis.analysis.road_graph import (
@@ -89,6 +94,10 @@ UNIT_COLUMNS = (
     "status",
 )
 
+#: What the assignment rules need besides: who may hold a unit's slots depends on its town and
+#: supervising department (三管三必须).
+SLOT_UNIT_COLUMNS = ("town_code", "department_code")
+
 GAP_COLUMNS = [
     "gap_type",
     "label",
@@ -152,7 +161,10 @@ class CoverageInputs:
     """The frames a coverage report reads (any CRS for geometry frames; all must agree).
 
     ``responsibilities`` holds the records current on the report date (``staff_id``, ``role``,
-    ``village_code``, ``unit_id``); ``last_inspected`` the latest inspection date on or before it,
+    ``village_code``, ``unit_id``); a record counts only if its holder is active and eligible
+    under :mod:`gis.analysis.assignment_rules` (so ``villages``, ``units`` and ``staff`` carry
+    ``town_code``; ``units`` and ``staff`` ``department_code``; ``staff`` ``role`` and
+    ``home_village_code``); ``last_inspected`` the latest inspection date on or before it,
     indexed by unit id; ``frequency_rules`` the ``inspection_frequency_rules`` table.
     """
 
@@ -553,12 +565,26 @@ def _storage(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
 
 
 def _check_inputs(inputs: CoverageInputs) -> None:
-    missing = [c for c in UNIT_COLUMNS if c not in inputs.units.columns]
+    missing = [c for c in (*UNIT_COLUMNS, *SLOT_UNIT_COLUMNS) if c not in inputs.units.columns]
     if missing:
         raise ValueError(f"units lacks column(s) {missing}")
     for name, cols in (
-        ("villages", ("code", "name")),
-        ("staff", ("id", "code", "name", "active", "capacity_units", "capacity_teams")),
+        ("villages", ("code", "name", "town_code")),
+        (
+            "staff",
+            (
+                "id",
+                "code",
+                "name",
+                "active",
+                "capacity_units",
+                "capacity_teams",
+                "town_code",
+                "department_code",
+                "role",
+                "home_village_code",
+            ),
+        ),
         ("responsibilities", ("staff_id", "role", "village_code", "unit_id")),
         ("pipelines", ("code", "pressure_class")),
         ("fire_stations", ("code", "kind")),
@@ -642,6 +668,52 @@ def _unit_gaps(
             "geometry": geometry[mask].to_numpy(),
         }
     )
+
+
+def _vacant_slots(inputs: CoverageInputs, units: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The slots the assignment rules require, and those without a valid holder.
+
+    A unit's slots belong to its grid (``units["grid"]``: the ledger's village, else where it
+    lies), so a unit outside every grid has no eligible 村（社区）工作人员. The vacant slots carry
+    ``holder``: the staff id seated there though not valid (inactive or ineligible), if any.
+    """
+    slot_units = pd.DataFrame(
+        {
+            "id": units["id"].to_numpy(),
+            "town_code": inputs.units["town_code"].to_numpy(),
+            "village_code": units["grid"].to_numpy(),
+            "department_code": inputs.units["department_code"].to_numpy(),
+            "status": units["status"].astype(str).to_numpy(),
+            "fire_key_level": units["fire_key_level"]
+            .fillna(FireKeyLevel.NONE.value)
+            .astype(str)
+            .to_numpy(),
+        }
+    )
+    slots = required_slots(inputs.villages, slot_units, inputs.staff)
+    holders = inputs.responsibilities
+    vacant = missing_slots(slots, holders, inputs.staff)
+    seated = seat_holders(vacant, holders).set_index("slot")["staff_id"]
+    vacant["holder"] = seated.reindex(vacant.index).astype("Int64")
+    return slots, vacant
+
+
+def _holder_notes(vacant: pd.DataFrame, staff: pd.DataFrame) -> pd.Series:
+    """Why a held slot still counts as vacant ("张三已不在岗", "李四不符合条件（须为…）"), else ""."""
+    held = vacant["holder"].notna().to_numpy()
+    out = pd.Series("", index=vacant.index, dtype=object)
+    if not held.any():
+        return out
+    info = staff.set_index("id")
+    ids = vacant["holder"][held].astype(int)
+    names = ids.map(info["name"]).fillna("人员" + ids.astype(str))
+    active = ids.map(info["active"].fillna(False).astype(bool)).fillna(False).astype(bool)
+    out[held] = np.where(
+        active.to_numpy(),
+        names + "不符合条件（须为" + vacant["who"][held] + "）",
+        names + "已不在岗",
+    )
+    return out
 
 
 def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None) -> CoverageReport:
@@ -736,13 +808,27 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
         supervised
         & (units["fire_key_level"].fillna(FireKeyLevel.NONE) != FireKeyLevel.NONE).to_numpy()
     )
+    # Which slots lack a valid holder: the assignment rules decide (an inactive or ineligible
+    # holder does not count), so "covered" means the same here as in the assignment.
+    slots, vacant = _vacant_slots(inputs, units)
+    vacant["note"] = _holder_notes(vacant, inputs.staff)
+    role_col = vacant["role"]
+
     village_rows = []
     for kind, role in (
         (GapType.VILLAGE_WITHOUT_CHIEF, ResponsibilityRole.GRID_CHIEF),
         (GapType.VILLAGE_WITHOUT_MEMBERS, ResponsibilityRole.GRID_MEMBER),
     ):
-        staffed = set(current.loc[roles == role.value, "village_code"].dropna())
-        lacking = ~inputs.villages["code"].isin(staffed).to_numpy()
+        # A grid lacks its chief, or its members, when none of that role's seats there has a
+        # valid holder (one chief seat; one 网格员 seat per village staff member living there).
+        seats = slots.loc[slots["role"] == role.value].groupby("village_code").size()
+        empty = vacant[role_col == role.value]
+        n_empty = empty.groupby("village_code").size().reindex(seats.index, fill_value=0)
+        lacking_codes = set(seats.index[(n_empty == seats).to_numpy()].astype(str))
+        notes = (
+            empty[empty["note"] != ""].groupby("village_code")["note"].agg("、".join).to_dict()
+        )
+        lacking = inputs.villages["code"].astype(str).isin(lacking_codes).to_numpy()
         sel = inputs.villages[lacking]
         codes = sel["code"].astype(str).tolist()
         village_rows.append(
@@ -750,7 +836,12 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
                 {
                     "gap_type": kind.value,
                     "label": kind.label,
-                    "detail": [f"{name} 未落实{role.label}" for name in sel["name"]],
+                    "detail": [
+                        f"{name} {role.label}{notes[c]}"
+                        if c in notes
+                        else f"{name} 未落实{role.label}"
+                        for c, name in zip(codes, sel["name"], strict=True)
+                    ],
                     "subject": "village",
                     "unit_id": None,
                     "unit_code": None,
@@ -764,46 +855,53 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
         )
     parts.extend(village_rows)
 
-    inspector_units = set(
-        current.loc[roles == ResponsibilityRole.UNIT_INSPECTOR.value, "unit_id"]
-        .dropna()
-        .astype(int)
-    )
-    has_inspector = units["id"].isin(inspector_units).to_numpy()
+    empty = vacant[role_col == ResponsibilityRole.UNIT_INSPECTOR.value]
+    insp_note = pd.Series(empty["note"].to_numpy(), index=empty["unit_id"].astype(int).to_numpy())
+    has_inspector = supervised & ~units["id"].isin(insp_note.index).to_numpy()
+    no_inspector = supervised & ~has_inspector
+    notes = insp_note.reindex(units["id"][no_inspector].astype(int)).fillna("")
     parts.append(
         _unit_gaps(
             GapType.UNIT_WITHOUT_INSPECTOR,
             units,
-            supervised & ~has_inspector,
-            "未明确负有监管职责的部门责任人",
-            people,
-            unit_geom,
-        )
-    )
-
-    team = current[roles.isin([r.value for r in TEAM_ROLES]) & current["unit_id"].notna()]
-    held = team.groupby(team["unit_id"].astype(int))["role"].agg(lambda s: set(map(str, s)))
-    held_for = units["id"].map(held)
-    missing_roles = [
-        [r for r in TEAM_ROLES if not isinstance(h, set) or r.value not in h] for h in held_for
-    ]
-    incomplete = key & np.array([bool(m) for m in missing_roles], dtype=bool)
-    parts.append(
-        _unit_gaps(
-            GapType.TEAM_INCOMPLETE,
-            units,
-            incomplete,
+            no_inspector,
             [
-                "缺: " + "、".join(r.label for r in m)
-                for m, flag in zip(missing_roles, incomplete, strict=True)
-                if flag
+                f"责任监管人员{n}" if n else "未明确负有监管职责的部门责任人"
+                for n in notes.tolist()
             ],
             people,
             unit_geom,
         )
     )
 
+    empty = vacant[role_col.isin([r.value for r in TEAM_ROLES])]
+    order = {r.value: k for k, r in enumerate(TEAM_ROLES)}
+    labels = {r.value: r.label for r in TEAM_ROLES}
+    # The holder's name only, not who is eligible: the missing roles' labels say that.
+    short = empty["note"].str.replace(r"（须为.*）$", "", regex=True)
+    text = empty["role"].map(labels) + np.where(short != "", "（" + short + "）", "")
+    team_missing = (
+        pd.DataFrame(
+            {"unit_id": empty["unit_id"].astype(int), "o": empty["role"].map(order), "t": text}
+        )
+        .sort_values(["unit_id", "o"])
+        .groupby("unit_id")["t"]
+        .agg("、".join)
+    )
+    incomplete = key & units["id"].isin(team_missing.index).to_numpy()
+    parts.append(
+        _unit_gaps(
+            GapType.TEAM_INCOMPLETE,
+            units,
+            incomplete,
+            ("缺: " + team_missing.reindex(units["id"][incomplete].astype(int))).tolist(),
+            people,
+            unit_geom,
+        )
+    )
+
     staff = inputs.staff
+    team = current[roles.isin([r.value for r in TEAM_ROLES]) & current["unit_id"].notna()]
     unit_load = (
         current[roles == ResponsibilityRole.UNIT_INSPECTOR.value]
         .groupby("staff_id")["unit_id"]

@@ -37,6 +37,20 @@ TEAM = {
     "team_fire_police",
     "team_professional",
 }
+# Who may hold which post, written out from the rules in the README (not read from the code).
+SUPERVISORS = {"inspector", "office_head", "town_cadre", "police", "firefighter"}
+CADRES = {"leader", "town_cadre", "office_head"}
+ROLE_STAFF = {
+    "grid_chief": CADRES,
+    "grid_member": {"village_staff"},
+    "unit_inspector": SUPERVISORS,
+    "team_regulator": SUPERVISORS,
+    "team_town_cadre": CADRES,
+    "team_village_staff": {"village_staff"},
+    "team_fire_police": {"firefighter", "police"},
+    "team_professional": {"professional"},
+}
+SAME_DEPARTMENT = {"unit_inspector", "team_regulator"}
 
 
 def _gdf(conn: Connection, sql: str) -> gpd.GeoDataFrame:
@@ -77,17 +91,41 @@ def perturbed(db_conn: Connection) -> Connection:
         text("UPDATE units SET village_code = :v WHERE id = :i"),
         {"v": other, "i": int(third["id"])},
     )
-    staff = pd.read_sql(text("SELECT id, role, home_village_code FROM staff ORDER BY id"), db_conn)
-    key = pd.read_sql(
-        text("SELECT id FROM units WHERE fire_key_level <> 'none' ORDER BY id LIMIT 2"), db_conn
-    )["id"].tolist()
+    staff = pd.read_sql(
+        text("SELECT id, role, department_code, home_village_code FROM staff ORDER BY id"),
+        db_conn,
+    )
+    key_units = pd.read_sql(
+        text(
+            "SELECT id, village_code, department_code FROM units WHERE fire_key_level <> 'none'"
+            " AND status IN ('operating', 'seasonal') ORDER BY id"
+        ),
+        db_conn,
+    )
+    # The first staff member stands for someone recorded in posts the rules do not let them
+    # hold: inspector of 60 units of every department, one 五包一 role of a second key unit.
     inspector = int(staff["id"].iloc[0])
-    rows = [(inspector, "grid_chief", villages["code"].iloc[0], None)]
+    cadres = staff[staff["role"].isin(list(CADRES))]["id"].astype(int).tolist()
+    rows = [(cadres[0], "grid_chief", villages["code"].iloc[0], None)]
+    # A chief who has since left: the village still counts as without one (deactivated below).
+    retired = cadres[-1]
+    rows.append((retired, "grid_chief", villages["code"].iloc[1], None))
     village_staff = staff[staff["role"] == "village_staff"].iloc[0]
     rows.append((int(village_staff["id"]), "grid_member", village_staff["home_village_code"], None))
     rows += [(inspector, "unit_inspector", None, uid) for uid in ids[:60]]
-    rows += [(inspector, r, None, key[0]) for r in sorted(TEAM)]  # complete (if odd) team
-    rows += [(inspector, "team_professional", None, key[1])]  # incomplete team
+
+    def holder(role: str, unit: pd.Series) -> int:
+        ok = staff["role"].isin(list(ROLE_STAFF[role])) & (staff["id"] != retired)
+        if role in SAME_DEPARTMENT:
+            ok &= staff["department_code"] == unit["department_code"]
+        if role == "team_village_staff":
+            ok &= staff["home_village_code"] == unit["village_code"]
+        return int(staff.loc[ok, "id"].iloc[0])
+
+    complete = key_units.iloc[0]  # a complete team of eligible people
+    rows += [(holder(r, complete), r, None, int(complete["id"])) for r in sorted(TEAM)]
+    partial = key_units.iloc[1]
+    rows += [(inspector, "team_professional", None, int(partial["id"]))]  # incomplete team
     for staff_id, role, village, unit in rows:
         db_conn.execute(
             text(
@@ -99,6 +137,7 @@ def perturbed(db_conn: Connection) -> Connection:
     db_conn.execute(
         text("UPDATE staff SET capacity_units = 10, active = true WHERE id = :i"), {"i": inspector}
     )
+    db_conn.execute(text("UPDATE staff SET active = false WHERE id = :i"), {"i": retired})
     return db_conn
 
 
@@ -116,7 +155,7 @@ def _months_after(d: dt.date, months: int) -> dt.date:
 def expected_counts(conn: Connection) -> dict[str, int]:
     """Every gap type's count, computed the slow, obvious way."""
     units = _gdf(conn, "SELECT * FROM units ORDER BY id")
-    villages = _gdf(conn, "SELECT code, geom FROM villages ORDER BY code")
+    villages = _gdf(conn, "SELECT code, town_code, geom FROM villages ORDER BY code")
     resp = pd.read_sql(
         text(
             "SELECT r.* FROM responsibilities r JOIN staff s ON s.id = r.staff_id"
@@ -146,18 +185,39 @@ def expected_counts(conn: Connection) -> dict[str, int]:
         "unit_village_mismatch": mismatch,
     }
 
-    roles = resp.groupby("role")
-    chiefs = (
-        set(roles.get_group("grid_chief")["village_code"])
-        if "grid_chief" in roles.groups
-        else set()
-    )
-    members = set(resp.loc[resp["role"] == "grid_member", "village_code"])
+    # A record counts only if its holder is active (``resp`` is joined on active staff), of
+    # the same town, in a role allowed for the post, of the unit's department where the post
+    # needs it, and living in the grid / the unit's village where the post needs it.
+    who = staff.set_index("id")
+    unit_of = units.set_index("id")
+    village_town = dict(zip(villages["code"], villages["town_code"], strict=True))
+
+    def valid(rec: pd.Series) -> bool:
+        person = who.loc[rec["staff_id"]]
+        if rec["role"] not in ROLE_STAFF or person["role"] not in ROLE_STAFF[rec["role"]]:
+            return False
+        if rec["role"] in ("grid_chief", "grid_member"):
+            village, town = rec["village_code"], village_town.get(rec["village_code"])
+            dept = None
+        else:
+            unit = unit_of.loc[int(rec["unit_id"])]
+            village, town, dept = unit["village_code"], unit["town_code"], unit["department_code"]
+        if person["town_code"] != town:
+            return False
+        if rec["role"] in SAME_DEPARTMENT and person["department_code"] != dept:
+            return False
+        if rec["role"] in ("grid_member", "team_village_staff"):
+            return bool(person["home_village_code"] == village)
+        return True
+
+    good = resp[resp.apply(valid, axis=1)] if len(resp) else resp
+    chiefs = set(good.loc[good["role"] == "grid_chief", "village_code"])
+    members = set(good.loc[good["role"] == "grid_member", "village_code"])
     out["village_without_chief"] = int((~villages["code"].isin(chiefs)).sum())
     out["village_without_members"] = int((~villages["code"].isin(members)).sum())
-    inspected = set(resp.loc[resp["role"] == "unit_inspector", "unit_id"].dropna().astype(int))
+    inspected = set(good.loc[good["role"] == "unit_inspector", "unit_id"].dropna().astype(int))
     out["unit_without_inspector"] = int((~obliged["id"].isin(inspected)).sum())
-    team = resp[resp["role"].isin(TEAM)].groupby("unit_id")["role"].agg(set)
+    team = good[good["role"].isin(TEAM)].groupby("unit_id")["role"].agg(set)
     key = obliged[obliged["fire_key_level"] != "none"]
     out["team_incomplete"] = sum(1 for u in key["id"] if team.get(u, set()) != TEAM)
     over = 0

@@ -47,6 +47,7 @@ def unit(uid: int, x: float, y: float, village: str | None = "V1", **kw: object)
         "id": uid,
         "code": f"QY{uid:06d}",
         "name": f"单位{uid}",
+        "town_code": "T1",
         "village_code": village,
         "industry_code": "F52",
         "department_code": "SCJG",
@@ -65,7 +66,7 @@ def unit(uid: int, x: float, y: float, village: str | None = "V1", **kw: object)
 def town() -> CoverageInputs:
     """Two villages sharing the edge x=1000, a road along y=500, two pipelines, one station."""
     villages = gpd.GeoDataFrame(
-        {"code": ["V1", "V2"], "name": ["一村", "二村"]},
+        {"code": ["V1", "V2"], "name": ["一村", "二村"], "town_code": ["T1", "T1"]},
         geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
         crs=CRS,
     )
@@ -87,17 +88,26 @@ def town() -> CoverageInputs:
     )
     staff = gpd.GeoDataFrame(
         {
-            "id": [1, 2, 3],
-            "code": ["RY0001", "RY0002", "RY0003"],
-            "name": ["张一", "李二", "王三"],
-            "role": ["town_cadre", "inspector", "village_staff"],
-            "department_code": ["AJ", "SCJG", "AJ"],
-            "home_village_code": [None, None, "V2"],
-            "capacity_units": [0, 1, 5],
-            "capacity_teams": [5, 0, 5],
-            "active": [True, True, True],
+            "id": [1, 2, 3, 4, 5, 6, 7],
+            "code": [f"RY000{i}" for i in range(1, 8)],
+            "name": ["张一", "李二", "王三", "赵四", "钱五", "孙六", "周七"],
+            "town_code": "T1",
+            "role": [
+                "town_cadre",
+                "inspector",
+                "village_staff",
+                "inspector",
+                "police",
+                "professional",
+                "inspector",
+            ],
+            "department_code": ["AJ", "SCJG", "AJ", "SCJG", "GA", "AJ", "AJ"],
+            "home_village_code": [None, None, "V2", None, None, None, None],
+            "capacity_units": [0, 1, 5, 5, 0, 0, 5],
+            "capacity_teams": [5, 0, 5, 5, 5, 5, 5],
+            "active": [True] * 7,
         },
-        geometry=[at(100, 100), at(200, 100), at(1100, 100)],
+        geometry=[at(100 * i, 100) for i in range(1, 8)],
         crs=CRS,
     )
     resp = pd.DataFrame(
@@ -106,29 +116,19 @@ def town() -> CoverageInputs:
             (3, "grid_member", "V2", None),
             (2, "unit_inspector", None, 1),
             (2, "unit_inspector", None, 2),  # staff 2 holds 2 units with capacity 1
-            (3, "unit_inspector", None, 3),
-            (3, "unit_inspector", None, 4),
-            (3, "unit_inspector", None, 6),
-            (3, "unit_inspector", None, 7),
-            (3, "unit_inspector", None, 8),
-            (3, "unit_inspector", None, 9),
+            *[(4, "unit_inspector", None, u) for u in (3, 4, 6, 7, 8, 9)],  # 6 at capacity 5
             (3, "team_village_staff", None, 5),
             (1, "team_town_cadre", None, 5),
-            *[
-                (1, r, None, 9)
-                for r in (
-                    "team_regulator",
-                    "team_town_cadre",
-                    "team_village_staff",
-                    "team_fire_police",
-                    "team_professional",
-                )
-            ],
+            (4, "team_regulator", None, 9),
+            (1, "team_town_cadre", None, 9),
+            (3, "team_village_staff", None, 9),  # 王三 lives in V2; unit 9 is in no village
+            (5, "team_fire_police", None, 9),
+            (6, "team_professional", None, 9),
         ],
         columns=["staff_id", "role", "village_code", "unit_id"],
     )
-    # unit 5 has no inspector; unit 9's team is complete (all five slots, one person is odd but
-    # checking "nobody twice" is the assignment engine's rule, not a coverage gap).
+    # unit 5 has no inspector and a partial team; unit 9's team has all five holders, but its
+    # village-staff member is not from its village (it lies in none), so it is incomplete.
     last = pd.Series(
         {
             1: dt.date(2024, 12, 20),
@@ -187,7 +187,7 @@ EXPECTED = {
     GapType.UNIT_ON_BOUNDARY: {2},
     GapType.UNIT_VILLAGE_MISMATCH: {4},
     GapType.UNIT_WITHOUT_INSPECTOR: {5},
-    GapType.TEAM_INCOMPLETE: {5},
+    GapType.TEAM_INCOMPLETE: {5, 9},
     # never inspected: none; monthly (high risk/red/orange): none; quarterly: unit 4 (2024-09-01
     # + 3 months = 2024-12-01 < 2024-12-31)
     GapType.INSPECTION_OVERDUE: {4},
@@ -219,14 +219,14 @@ def test_grid_and_staff_gaps(report) -> None:  # type: ignore[no-untyped-def]
     assert g.loc[g["gap_type"] == "village_without_chief", "village_code"].tolist() == ["V2"]
     assert g.loc[g["gap_type"] == "village_without_members", "village_code"].tolist() == ["V1"]
     over = g[g["gap_type"] == "staff_over_capacity"]
-    # staff 2: 2 units at capacity 1; staff 3: 6 units at capacity 5
-    assert sorted(over["staff_id"].astype(int)) == [2, 3]
+    # staff 2: 2 units at capacity 1; staff 4: 6 units at capacity 5
+    assert sorted(over["staff_id"].astype(int)) == [2, 4]
 
 
 def test_gap_rows_carry_reason_people_and_geometry(report) -> None:  # type: ignore[no-untyped-def]
     g = report.gaps
     assert g.crs.to_epsg() == 4490
-    team = g[g["gap_type"] == "team_incomplete"].iloc[0]
+    team = g[(g["gap_type"] == "team_incomplete") & (g["unit_id"] == 5)].iloc[0]
     assert "行业监管部门干部" in team["detail"] and "专业人员" in team["detail"]
     assert "乡镇干部" not in team["detail"]
     assert team["label"] == GapType.TEAM_INCOMPLETE.label
@@ -396,6 +396,68 @@ def test_locate_units_matches_brute_force_distances(tolerance: float) -> None:
             assert got["grid_code"].iloc[i] == want, (i, xy[i])
 
 
+def _gaps_of(inputs: CoverageInputs, kind: GapType) -> pd.DataFrame:
+    g = coverage_report(inputs, CoverageParams(as_of=AS_OF)).gaps
+    return g[g["gap_type"] == kind.value]
+
+
+def test_inspector_from_the_wrong_department_is_no_inspector() -> None:
+    inputs = town()
+    resp = inputs.responsibilities
+    # 周七 is an inspector, but of 安监 (AJ); unit 1 is supervised by 市场监管 (SCJG).
+    resp.loc[(resp["role"] == "unit_inspector") & (resp["unit_id"] == 1), "staff_id"] = 7
+    gaps = _gaps_of(inputs, GapType.UNIT_WITHOUT_INSPECTOR)
+    assert set(gaps["unit_id"].astype(int)) == {1, 5}
+    row = gaps[gaps["unit_id"] == 1].iloc[0]
+    assert "周七" in row["detail"] and "不符合条件" in row["detail"]
+    # The record is still there: the gap names the person recorded as responsible.
+    assert any(p["staff_id"] == 7 for p in row["responsible"])
+
+
+def test_inactive_team_member_leaves_the_team_incomplete() -> None:
+    inputs = town()
+    # A key unit in V2 with a complete, valid team.
+    extra = unit(12, 1600, 450, village="V2", fire_key_level="town")
+    inputs.units = gpd.GeoDataFrame(
+        pd.concat([inputs.units, gpd.GeoDataFrame([extra], crs=CRS)], ignore_index=True), crs=CRS
+    )
+    team = [(4, "team_regulator"), (1, "team_town_cadre"), (3, "team_village_staff"),
+            (5, "team_fire_police"), (6, "team_professional"), (4, "unit_inspector")]
+    inputs.responsibilities = pd.concat(
+        [
+            inputs.responsibilities,
+            pd.DataFrame(
+                [(s, r, None, 12) for s, r in team],
+                columns=["staff_id", "role", "village_code", "unit_id"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    inputs.last_inspected = pd.concat([inputs.last_inspected, pd.Series({12: AS_OF})])
+    assert set(_gaps_of(inputs, GapType.TEAM_INCOMPLETE)["unit_id"].astype(int)) == {5, 9}
+
+    inputs.staff.loc[inputs.staff["id"] == 6, "active"] = False  # 孙六, the professional, left
+    gaps = _gaps_of(inputs, GapType.TEAM_INCOMPLETE)
+    assert set(gaps["unit_id"].astype(int)) == {5, 9, 12}
+    detail = gaps.loc[gaps["unit_id"] == 12, "detail"].iloc[0]
+    assert detail == "缺: 专业人员（孙六已不在岗）"
+
+
+def test_ineligible_grid_chief_and_inactive_member_are_grid_gaps() -> None:
+    inputs = town()
+    resp = inputs.responsibilities
+    # 李二 (a department inspector) as V1's chief; V2's only 网格员 王三 deactivated.
+    resp.loc[resp["role"] == "grid_chief", "staff_id"] = 2
+    inputs.staff.loc[inputs.staff["id"] == 3, "active"] = False
+    g = coverage_report(inputs, CoverageParams(as_of=AS_OF)).gaps
+    chiefs = g[g["gap_type"] == "village_without_chief"].set_index("village_code")["detail"]
+    assert sorted(chiefs.index) == ["V1", "V2"]
+    assert "李二不符合条件" in chiefs["V1"] and "包村干部" in chiefs["V1"]
+    members = g[g["gap_type"] == "village_without_members"].set_index("village_code")["detail"]
+    assert sorted(members.index) == ["V1", "V2"]
+    assert "王三已不在岗" in members["V2"]
+
+
 def _witness(pts: gpd.GeoSeries, v: gpd.GeoDataFrame, tol: float) -> pd.DataFrame:
     """on_boundary / grid_code / candidates by plain Shapely distances, one point at a time."""
     rows = []
@@ -436,7 +498,7 @@ def test_locate_units_agrees_with_a_shapely_witness_near_edges_and_reflex_corner
          (X0 + 2500, Y0 + 400), (X0 + 2400, Y0 + 1000), (X0 + 2000, Y0 + 1000)]
     )
     v = pd.concat(
-        [v, gpd.GeoDataFrame({"code": ["V3", "V4"], "name": ["三村", "四村"]},
+        [v, gpd.GeoDataFrame({"code": ["V3", "V4"], "name": ["三村", "四村"], "town_code": "T1"},
                              geometry=[l_shape, notched], crs=CRS)],
         ignore_index=True,
     )
