@@ -693,13 +693,18 @@ def _vacant_slots(inputs: CoverageInputs, units: pd.DataFrame) -> tuple[pd.DataF
     slots = required_slots(inputs.villages, slot_units, inputs.staff)
     holders = inputs.responsibilities
     vacant = missing_slots(slots, holders, inputs.staff)
-    seated = seat_holders(vacant, holders).set_index("slot")["staff_id"]
+    # Who sits in the vacant slots: only the holders of those places matter for the seating.
+    grid = vacant["unit_id"].isna()
+    at_vacant = holders["unit_id"].isin(vacant.loc[~grid, "unit_id"].astype(int)) | (
+        holders["unit_id"].isna() & holders["village_code"].isin(vacant.loc[grid, "village_code"])
+    )
+    seated = seat_holders(vacant, holders[at_vacant.to_numpy()]).set_index("slot")["staff_id"]
     vacant["holder"] = seated.reindex(vacant.index).astype("Int64")
     return slots, vacant
 
 
 def _holder_notes(vacant: pd.DataFrame, staff: pd.DataFrame) -> pd.Series:
-    """Why a held slot still counts as vacant ("张三已不在岗", "李四不符合条件（须为…）"), else ""."""
+    """Why a held slot still counts as vacant ("张三已不在岗", "李四不符合条件（须为…）") or ""."""
     held = vacant["holder"].notna().to_numpy()
     out = pd.Series("", index=vacant.index, dtype=object)
     if not held.any():
@@ -825,9 +830,7 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
         empty = vacant[role_col == role.value]
         n_empty = empty.groupby("village_code").size().reindex(seats.index, fill_value=0)
         lacking_codes = set(seats.index[(n_empty == seats).to_numpy()].astype(str))
-        notes = (
-            empty[empty["note"] != ""].groupby("village_code")["note"].agg("、".join).to_dict()
-        )
+        notes = empty[empty["note"] != ""].groupby("village_code")["note"].agg("、".join).to_dict()
         lacking = inputs.villages["code"].astype(str).isin(lacking_codes).to_numpy()
         sel = inputs.villages[lacking]
         codes = sel["code"].astype(str).tolist()
@@ -865,10 +868,7 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
             GapType.UNIT_WITHOUT_INSPECTOR,
             units,
             no_inspector,
-            [
-                f"责任监管人员{n}" if n else "未明确负有监管职责的部门责任人"
-                for n in notes.tolist()
-            ],
+            [f"责任监管人员{n}" if n else "未明确负有监管职责的部门责任人" for n in notes.tolist()],
             people,
             unit_geom,
         )
