@@ -23,7 +23,7 @@ import pandas as pd
 
 from gis.analysis import assignment as core
 from gis.analysis import assignment_rules as rules
-from gis.analysis import travel_times as tt
+from gis.analysis import road_graph as rg
 from gis.crs import METRIC_SRID, STORAGE_SRID, transformer
 from gis.io.dataset import read_layer
 
@@ -91,7 +91,7 @@ def main() -> None:
     t_rules = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    graph = tt.road_graph(f["edges"])
+    graph = rg.graph_from_edges(f["edges"])
     places = pd.concat([
         pd.DataFrame({"place": "u" + f["units"]["id"].astype(str), "xy": f["units"]["xy"]}),
         pd.DataFrame({"place": "v" + f["villages"]["code"], "xy": f["villages"]["xy"]}),
@@ -100,7 +100,7 @@ def main() -> None:
     person_index = pd.Series(np.arange(len(f["staff"])), index=f["staff"]["id"].to_numpy())
     dest = place_index[rules.place_key(slots)[pairs["slot"]].to_numpy()].to_numpy()
     origin = person_index[pairs["staff_id"]].to_numpy()
-    pairs["cost"] = tt.pair_travel_seconds(graph, np.stack(f["staff"]["xy"].to_numpy()),
+    pairs["cost"] = rg.pair_travel_seconds(graph, np.stack(f["staff"]["xy"].to_numpy()),
                                            np.stack(places["xy"].to_numpy()), origin, dest)
     t_travel = time.perf_counter() - t0
 

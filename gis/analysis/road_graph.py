@@ -1,21 +1,24 @@
-"""The road network as a sparse directed graph: snapping points to nodes, service areas in seconds.
+"""The road network as a sparse directed graph: snapping, service areas, door-to-door times.
 
 Edges follow pgRouting's convention: ``cost_s`` is the time from ``source`` to ``target``,
 ``reverse_cost_s`` the time back, a negative value meaning "no passage that way". Service areas
-(every node within T seconds of a set of sources) are multi-source Dijkstra on a scipy CSR matrix;
-see ``bench/README.md`` for the measurement against pgRouting's ``pgr_drivingDistance``.
+(every node within T seconds of a set of sources, for fire cover) and pair travel times (each
+person's base to each slot's place, for the assignment) are Dijkstra on a scipy CSR matrix; see
+``bench/README.md`` for the measurements against pgRouting's ``pgr_drivingDistance`` and
+``pgr_dijkstraCost`` (the tests compare the costs with both).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 ROAD_COLUMNS = ("source", "target", "cost_s", "reverse_cost_s")
@@ -23,6 +26,13 @@ ROAD_COLUMNS = ("source", "target", "cost_s", "reverse_cost_s")
 #: such nudges with ``TIME_EPS_S`` so a unit exactly at the limit stays inside it.
 ZERO_COST_S = 1e-6
 TIME_EPS_S = 1e-3
+#: Off-network legs (base → road, road → unit) at walking-to-cycling pace: 1.4 m/s ≈ 5 km/h
+#: would overweight a 300 m lane; 5 m/s (18 km/h, a slow e-bike on a dirt track) is used.
+ACCESS_SPEED_MPS = 5.0
+#: Cost of a pair the network does not connect: four hours, so it stays possible but last.
+UNREACHABLE_S = 4 * 3600
+#: Origins per Dijkstra batch: bounds memory to batch × nodes floats.
+BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -48,11 +58,29 @@ class RoadGraph:
         dist, idx = self.tree.query(xy)
         return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=float)
 
+    @cached_property
+    def blocks(self) -> tuple[csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix with each connected piece as one diagonal block.
+
+        Returns the permuted matrix, each node's piece, each node's position in the permuted
+        order, and the start of every piece's block (one more entry than pieces). A county or
+        province is many towns whose roads do not meet: Dijkstra then runs on each town's block
+        instead of writing a row over every node of the province for every origin.
+        """
+        _, piece = connected_components(self.matrix, directed=True, connection="weak")
+        order = np.argsort(piece, kind="stable")
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        starts = np.searchsorted(piece[order], np.arange(piece.max() + 2 if len(piece) else 1))
+        permuted = self.matrix[order][:, order].tocsr()
+        return permuted, piece, position, starts
+
 
 def _xy(points: gpd.GeoSeries | np.ndarray) -> np.ndarray:
     if isinstance(points, np.ndarray) and points.ndim == 2:
         return points
-    return shapely.get_coordinates(np.asarray(points))[:, :2]
+    xy: np.ndarray = shapely.get_coordinates(np.asarray(points))[:, :2]
+    return xy
 
 
 def road_graph(roads: gpd.GeoDataFrame) -> RoadGraph:
@@ -83,13 +111,38 @@ def road_graph(roads: gpd.GeoDataFrame) -> RoadGraph:
     start = shapely.get_coordinates(shapely.get_point(geoms, 0))[:, :2]
     end = shapely.get_coordinates(shapely.get_point(geoms, -1))[:, :2]
 
+    fwd = roads["cost_s"].to_numpy(dtype=float)
+    back = roads["reverse_cost_s"].to_numpy(dtype=float)
+    return _build(src, dst, start, end, fwd, back)
+
+
+def graph_from_edges(edges: pd.DataFrame) -> RoadGraph:
+    """Build the graph from an edge table with metric end coordinates, no geometry.
+
+    Parameters
+    ----------
+    edges
+        Columns ``source``, ``target`` (node ids), ``cost_s``, ``reverse_cost_s`` (seconds,
+        negative = impassable) and ``x0, y0, x1, y1`` (metric coordinates of source and target),
+        as ``gis.queries.assignments.edges_frame`` returns them.
+    """
+    need = (*ROAD_COLUMNS, "x0", "y0", "x1", "y1")
+    missing = [c for c in need if c not in edges.columns]
+    if missing:
+        raise ValueError(f"edges lacks columns {missing}")
+    if edges.empty:
+        raise ValueError("edges is empty: no network to route on")
+    return _build(edges["source"].to_numpy(np.int64), edges["target"].to_numpy(np.int64),
+                  edges[["x0", "y0"]].to_numpy(float), edges[["x1", "y1"]].to_numpy(float),
+                  edges["cost_s"].to_numpy(float), edges["reverse_cost_s"].to_numpy(float))
+
+
+def _build(src: np.ndarray, dst: np.ndarray, start: np.ndarray, end: np.ndarray,
+           fwd: np.ndarray, back: np.ndarray) -> RoadGraph:
     node_ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
     xy = np.zeros((node_ids.shape[0], 2))
     xy[inverse] = np.concatenate([start, end])
     s_idx, t_idx = inverse[: len(src)], inverse[len(src) :]
-
-    fwd = roads["cost_s"].to_numpy(dtype=float)
-    back = roads["reverse_cost_s"].to_numpy(dtype=float)
     edges = pd.DataFrame(
         {
             "i": np.concatenate([s_idx, t_idx]),
@@ -188,3 +241,69 @@ def reach_matrix(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0)
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def node_costs(graph: RoadGraph, origins: np.ndarray, destinations: np.ndarray) -> np.ndarray:
+    """Seconds from node ``origins[k]`` to node ``destinations[k]`` (inf if unreachable)."""
+    origins = np.asarray(origins, np.int64)
+    destinations = np.asarray(destinations, np.int64)
+    out = np.full(len(origins), np.inf)
+    if len(origins) == 0:
+        return out
+    permuted, piece, position, starts = graph.blocks
+    reach = np.flatnonzero(piece[origins] == piece[destinations])  # other pieces: unreachable
+    reach = reach[np.argsort(piece[origins[reach]], kind="stable")]
+    cuts = np.flatnonzero(np.diff(piece[origins[reach]])) + 1
+    for part in np.split(reach, cuts):
+        if len(part) == 0:
+            continue
+        k = piece[origins[part[0]]]
+        lo, hi = starts[k], starts[k + 1]
+        block = permuted[lo:hi, lo:hi]
+        out[part] = _block_costs(block, position[origins[part]] - lo,
+                                 position[destinations[part]] - lo)
+    return out
+
+
+def _block_costs(matrix: csr_matrix, origins: np.ndarray, destinations: np.ndarray
+                 ) -> np.ndarray:
+    out = np.full(len(origins), np.inf)
+    unique = np.unique(origins)
+    for start in range(0, len(unique), BATCH):
+        batch = unique[start:start + BATCH]
+        dist = dijkstra(matrix, directed=True, indices=batch)
+        row = np.searchsorted(batch, origins)
+        hit = (row < len(batch)) & (batch[np.minimum(row, len(batch) - 1)] == origins)
+        out[hit] = dist[row[hit], destinations[hit]]
+    return out
+
+
+def pair_travel_seconds(graph: RoadGraph, origin_xy: np.ndarray, destination_xy: np.ndarray,
+                        pair_origin: np.ndarray, pair_destination: np.ndarray) -> np.ndarray:
+    """Door-to-door seconds for each (origin, destination) pair, rounded to whole seconds.
+
+    Parameters
+    ----------
+    graph
+        From :func:`road_graph`, in the same metric CRS as the points.
+    origin_xy, destination_xy
+        ``(n, 2)`` metric coordinates.
+    pair_origin, pair_destination
+        Indices into the two point arrays, one entry per pair.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"source": [1], "target": [2], "cost_s": [60.0],
+    ...     "reverse_cost_s": [60.0], "x0": [0.0], "y0": [0.0], "x1": [1000.0], "y1": [0.0]})
+    >>> g = graph_from_edges(e)
+    >>> pair_travel_seconds(g, np.array([[0.0, 50.0]]), np.array([[1000.0, 0.0]]), [0], [0])
+    array([70])
+    """
+    o_node, o_dist = graph.snap(np.asarray(origin_xy, dtype=float).reshape(-1, 2))
+    d_node, d_dist = graph.snap(np.asarray(destination_xy, dtype=float).reshape(-1, 2))
+    po = np.asarray(pair_origin, np.int64)
+    pd_ = np.asarray(pair_destination, np.int64)
+    net = node_costs(graph, o_node[po], d_node[pd_])
+    net = np.where(np.isfinite(net), net, UNREACHABLE_S)
+    total: np.ndarray = net + (o_dist[po] + d_dist[pd_]) / ACCESS_SPEED_MPS
+    return np.rint(total).astype(np.int64)

@@ -86,7 +86,7 @@ def metric_xy(lon: pd.Series | np.ndarray, lat: pd.Series | np.ndarray) -> np.nd
 
 
 def edges_frame(conn: Connection, town: str) -> pd.DataFrame:
-    """Road edges with metric end coordinates, ready for ``travel_times.road_graph``."""
+    """Road edges with metric end coordinates, ready for ``road_graph.graph_from_edges``."""
     edges = frame(conn, road_edges(town))
     xy0 = metric_xy(edges["lon0"], edges["lat0"])
     xy1 = metric_xy(edges["lon1"], edges["lat1"])

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, select, text
 from gis.access import Role, Scope
 from gis.analysis import assignment as core
 from gis.analysis import assignment_rules as rules
-from gis.analysis import travel_times
+from gis.analysis import road_graph
 from gis.db.assignment_models import AssignmentRun
 from gis.db.models import Responsibility, Town
 from gis.domain import FireKeyLevel, ResponsibilityRole
@@ -150,10 +150,10 @@ def pair_costs(inputs: Inputs, slots: pd.DataFrame, pairs: pd.DataFrame) -> np.n
     pair_dest = place_index[place_of_slot[pairs["slot"]].to_numpy()].to_numpy()
     pair_origin = person_index[pairs["staff_id"]].to_numpy()
     if inputs.edges.empty:
-        straight = np.hypot(*(origin_xy[pair_origin] - dest_xy[pair_dest]).T)
-        return np.rint(straight / travel_times.ACCESS_SPEED_MPS).astype(np.int64)
-    graph = travel_times.road_graph(inputs.edges)
-    return travel_times.pair_travel_seconds(graph, origin_xy, dest_xy, pair_origin, pair_dest)
+        straight: np.ndarray = np.hypot(*(origin_xy[pair_origin] - dest_xy[pair_dest]).T)
+        return np.rint(straight / road_graph.ACCESS_SPEED_MPS).astype(np.int64)
+    graph = road_graph.graph_from_edges(inputs.edges)
+    return road_graph.pair_travel_seconds(graph, origin_xy, dest_xy, pair_origin, pair_dest)
 
 
 def plan(inputs: Inputs, *, travel_tolerance: float = 0.05

@@ -1,4 +1,4 @@
-"""Network travel times: a hand-worked graph and networkx as the independent witness."""
+"""Road-graph travel times: a hand-worked graph and networkx as the independent witness."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gis.analysis import travel_times as tt
+from gis.analysis import road_graph as rg
 
 
 def square() -> pd.DataFrame:
@@ -21,21 +21,21 @@ def square() -> pd.DataFrame:
 
 
 def test_shortest_paths_respect_one_way_and_parallel_edges() -> None:
-    g = tt.road_graph(square())
+    g = rg.graph_from_edges(square())
     idx = {int(n): i for i, n in enumerate(g.node_ids)}
-    costs = tt.node_costs(g, np.array([idx[1], idx[1], idx[4]]), np.array([idx[3], idx[4], idx[1]]))
+    costs = rg.node_costs(g, np.array([idx[1], idx[1], idx[4]]), np.array([idx[3], idx[4], idx[1]]))
     assert costs[0] == pytest.approx(120.0)   # via 2, not the 300 s direct edge nor the 90 s twin
     assert costs[1] == pytest.approx(150.0)
     assert np.isinf(costs[2])                 # 4 → 1 is against the one-way
 
 
 def test_door_to_door_adds_access_legs_and_caps_unreachable() -> None:
-    g = tt.road_graph(square())
+    g = rg.graph_from_edges(square())
     origin = np.array([[0.0, 100.0], [3000.0, 0.0]])
     dest = np.array([[2000.0, 50.0]])
-    out = tt.pair_travel_seconds(g, origin, dest, [0, 1], [0, 0])
-    assert out[0] == round(120 + (100 + 50) / tt.ACCESS_SPEED_MPS)
-    assert out[1] == tt.UNREACHABLE_S + round(50 / tt.ACCESS_SPEED_MPS)
+    out = rg.pair_travel_seconds(g, origin, dest, [0, 1], [0, 0])
+    assert out[0] == round(120 + (100 + 50) / rg.ACCESS_SPEED_MPS)
+    assert out[1] == rg.UNREACHABLE_S + round(50 / rg.ACCESS_SPEED_MPS)
 
 
 def test_matches_networkx_on_a_random_graph() -> None:
@@ -49,7 +49,7 @@ def test_matches_networkx_on_a_random_graph() -> None:
     frame = pd.DataFrame({"source": s + 100, "target": t + 100, "cost_s": cost,
                           "reverse_cost_s": rev, "x0": xy[s, 0], "y0": xy[s, 1],
                           "x1": xy[t, 0], "y1": xy[t, 1]})
-    g = tt.road_graph(frame)
+    g = rg.graph_from_edges(frame)
     witness = nx.DiGraph()
     for a, b, c, r in zip(s + 100, t + 100, cost, rev, strict=True):
         witness.add_edge(a, b, w=c)
@@ -57,7 +57,7 @@ def test_matches_networkx_on_a_random_graph() -> None:
             witness.add_edge(b, a, w=r)
     origins = rng.integers(0, g.n_nodes, 30)
     dests = rng.integers(0, g.n_nodes, 30)
-    ours = tt.node_costs(g, origins, dests)
+    ours = rg.node_costs(g, origins, dests)
     for o, d, c in zip(origins, dests, ours, strict=True):
         a, b = int(g.node_ids[o]), int(g.node_ids[d])
         try:
@@ -86,10 +86,10 @@ def test_disconnected_towns_are_solved_block_by_block_like_one_graph() -> None:
             for u, v, w in ((a, b, c), (b, a, r)):
                 if w >= 0 and (not witness.has_edge(u, v) or witness[u][v]["w"] > w):
                     witness.add_edge(int(u), int(v), w=float(w))
-    g = tt.road_graph(pd.concat(frames, ignore_index=True))
+    g = rg.graph_from_edges(pd.concat(frames, ignore_index=True))
     o = rng.integers(0, g.n_nodes, 400)
     d = rng.integers(0, g.n_nodes, 400)
-    got = tt.node_costs(g, o, d)
+    got = rg.node_costs(g, o, d)
     for k in range(400):
         u, v = int(g.node_ids[o[k]]), int(g.node_ids[d[k]])
         try:
