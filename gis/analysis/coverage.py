@@ -502,7 +502,7 @@ def fire_response_times(
     offsets = None if s_dist is None else s_dist / access_speed_ms
     node_times = travel_times(graph, np.asarray(s_node), offsets, limit_s=limit_s)
     u_node, u_dist = graph.snap(units.to_numpy())
-    times = node_times[u_node] + u_dist / access_speed_ms
+    times: np.ndarray = node_times[u_node] + u_dist / access_speed_ms
     times[times > limit_s + TIME_EPS_S] = np.inf
     return times
 

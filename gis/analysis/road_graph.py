@@ -306,4 +306,5 @@ def pair_travel_seconds(graph: RoadGraph, origin_xy: np.ndarray, destination_xy:
     net = node_costs(graph, o_node[po], d_node[pd_])
     net = np.where(np.isfinite(net), net, UNREACHABLE_S)
     total: np.ndarray = net + (o_dist[po] + d_dist[pd_]) / ACCESS_SPEED_MPS
-    return np.rint(total).astype(np.int64)
+    seconds: np.ndarray = np.rint(total).astype(np.int64)
+    return seconds

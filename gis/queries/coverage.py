@@ -40,8 +40,8 @@ from gis.db.models import (
 def _town_filter(model: type[Base], towns: Sequence[str] | None) -> ColumnElement[bool]:
     column = model.code if model is Town else model.town_code  # type: ignore[attr-defined]
     if towns is None:
-        return column.is_not(None)  # type: ignore[no-any-return]
-    return column.in_(sorted(towns))  # type: ignore[no-any-return]
+        return column.is_not(None)
+    return column.in_(sorted(towns))
 
 
 def _value(v: Any) -> Any:
