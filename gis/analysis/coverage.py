@@ -265,7 +265,7 @@ def locate_units(
     tol = max(tolerance_m, MIN_TOLERANCE_M)
     cores = polygon_cores(polys, tol)
     cp, cg = shapely.STRtree(cores).query(pts, predicate="intersects")
-    n_grids[cp] += 1
+    n_grids += np.bincount(cp, minlength=n)  # ``n_grids[cp] += 1`` would count a repeat once
     first[cp] = cg
     rest = np.flatnonzero(n_grids == 0)
     on_boundary[np.flatnonzero(n_grids >= 2)] = True  # overlapping grids: ambiguous too

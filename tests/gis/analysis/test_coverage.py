@@ -527,3 +527,19 @@ def test_locate_units_agrees_with_a_shapely_witness_near_edges_and_reflex_corner
         bad = [(i, xy[i], g, w) for i, (g, w) in enumerate(zip(g_col, w_col, strict=True))
                if g != w]
         assert not bad, (col, bad[:5])
+
+
+def test_a_point_inside_two_overlapping_grids_is_ambiguous() -> None:
+    # Real village layers overlap at town borders (36 villages of the province dataset do): a
+    # unit deep inside both is on no single grid; it is flagged with both codes.
+    villages = gpd.GeoDataFrame({"code": ["a", "b"]},
+                                geometry=[box(0, 0, 100, 100), box(50, 0, 150, 100)], crs=4547)
+    points = gpd.GeoSeries([Point(75, 50), Point(20, 50), Point(130, 50)], crs=4547)
+    out = locate_units(points, villages, tolerance_m=1.0)
+    # witness: plain Shapely containment
+    inside = [[v.code for v in villages.itertuples() if v.geometry.contains(p)] for p in points]
+    assert inside == [["a", "b"], ["a"], ["b"]]
+    assert out["n_grids"].tolist() == [2, 1, 1]
+    assert out["on_boundary"].tolist() == [True, False, False]
+    assert out["grid_code"].tolist() == [None, "a", "b"]
+    assert out["candidates"].iloc[0] == "a,b"
