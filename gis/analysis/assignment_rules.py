@@ -269,26 +269,39 @@ def missing_slots(slots: pd.DataFrame, holders: pd.DataFrame, staff: pd.DataFram
     pandas.DataFrame
         The rows of ``slots`` left unfilled, plus ``who`` (the eligible group, in words).
     """
-    seated = seat_holders(slots, holders)
     eligible = candidate_pairs(slots, staff.assign(capacity_units=1, capacity_teams=1))
+    # Seat valid holders first: a stale or ineligible record must not take the seat of a valid
+    # one (seats of one role in one place are interchangeable, so validity is per place).
+    where = slots.reset_index(names="slot")[["slot", "role", "village_code", "unit_id"]]
+    where = where.assign(place=place_key(where))[["slot", "role", "place"]]
+    valid_keys = eligible.merge(where, on="slot")[["role", "place", "staff_id"]].drop_duplicates()
+    keys = holders[["staff_id", "role", "village_code", "unit_id"]].assign(
+        role=holders["role"].astype(str))
+    keys = keys.assign(place=place_key(keys))
+    valid = keys.merge(valid_keys.assign(_ok=True), on=["role", "place", "staff_id"],
+                       how="left")["_ok"].fillna(False).astype(bool).to_numpy()
+    seated = seat_holders(slots, holders, valid_first=valid)
     ok = seated.merge(eligible, on=["slot", "staff_id"], how="inner")["slot"]
     out = slots.loc[~slots.index.isin(ok)].copy()
     out["who"] = out["role"].map({r.value: rule.who for r, rule in RULES.items()})
     return out
 
 
-def seat_holders(slots: pd.DataFrame, holders: pd.DataFrame) -> pd.DataFrame:
+def seat_holders(slots: pd.DataFrame, holders: pd.DataFrame,
+                 valid_first: np.ndarray | None = None) -> pd.DataFrame:
     """Match current holders to slots: columns ``slot`` and ``staff_id``.
 
     A slot is identified by (role, village or unit, seat); several holders of one role in one
-    place take its seats in staff-id order, and holders beyond the seats are left out.
+    place take its seats in staff-id order — those flagged in ``valid_first`` (one flag per
+    holder row) before the others — and holders beyond the seats are left out.
     """
     if holders.empty:
         return pd.DataFrame({"slot": pd.Series(dtype=int), "staff_id": pd.Series(dtype=int)})
     h = holders[["staff_id", "role", "village_code", "unit_id"]].copy()
     h["role"] = h["role"].astype(str)
     h["place"] = place_key(h)
-    h = h.sort_values(["role", "place", "staff_id"])
+    h["_later"] = False if valid_first is None else ~np.asarray(valid_first, dtype=bool)
+    h = h.sort_values(["role", "place", "_later", "staff_id"])
     h["seat"] = h.groupby(["role", "place"]).cumcount()
     s = slots.reset_index(names="slot")[["slot", "role", "village_code", "unit_id", "seat"]]
     s = s.assign(place=place_key(s))

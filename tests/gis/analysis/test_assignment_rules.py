@@ -112,3 +112,19 @@ def test_missing_slots_name_the_missing_team_roles() -> None:
 def test_required_slots_checks_its_columns() -> None:
     with pytest.raises(ValueError, match="units lacks"):
         rules.required_slots(villages(), units().drop(columns="status"), staff())
+
+
+def test_a_stale_record_does_not_hide_a_valid_holder() -> None:
+    # Unit 3 (SCJG, seasonal) has two inspector records: 10 (AJB, wrong department, lower id)
+    # and 11 (SCJG, valid). The single seat goes to the valid one, so the unit is covered.
+    s = staff()
+    slots = rules.required_slots(villages(), units(), s)
+    holders = pd.DataFrame({"staff_id": [10, 11], "role": ["unit_inspector"] * 2,
+                            "village_code": [None, None], "unit_id": [3, 3]})
+    missing = rules.missing_slots(slots, holders, s)
+    assert not ((missing["unit_id"] == 3) & (missing["role"] == R.UNIT_INSPECTOR.value)).any()
+    # Alone, the wrong-department record leaves the seat vacant.
+    alone = rules.missing_slots(slots, holders.iloc[:1], s)
+    assert ((alone["unit_id"] == 3) & (alone["role"] == R.UNIT_INSPECTOR.value)).any()
+    # Without validity flags the lower id takes the seat (the workflow's stable order).
+    assert rules.seat_holders(slots, holders)["staff_id"].tolist() == [10]
