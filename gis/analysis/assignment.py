@@ -25,7 +25,6 @@ fallback for a team whose seats draw on different pools, which a flow cannot say
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -206,18 +205,17 @@ def solve(problem: Problem, *, travel_tolerance: float = 0.05) -> Solution:
     rounds = 0
     # Whole components in chunks of about CHUNK_PAIRS pairs: a province is a million slots in
     # tens of thousands of components, and many small networks solve faster than one big one
-    # (and each chunk's bisection stops as soon as its own components are settled).
+    # (and each chunk's ratio search stops as soon as its own components are settled).
     pair_label = label[problem.pair_slot]
     order = np.argsort(pair_label, kind="stable")
     per_comp = np.bincount(pair_label, minlength=n_comp)
-    bounds = np.searchsorted(np.cumsum(per_comp), np.arange(CHUNK_PAIRS, per_comp.sum(),
-                                                             CHUNK_PAIRS), side="right")
-    comp_cuts = np.unique(np.r_[0, bounds + 1, n_comp].clip(0, n_comp))
-    pair_cuts = np.r_[0, np.cumsum(per_comp)][comp_cuts]
-    for a, b in itertools.pairwise(pair_cuts):
-        if a == b:
+    chunk = (np.cumsum(per_comp) - per_comp) // CHUNK_PAIRS  # by each component's first pair
+    pair_chunk = chunk[pair_label[order]]
+    parts = np.split(order, np.flatnonzero(np.diff(pair_chunk)) + 1)
+    for part in parts:
+        if len(part) == 0:
             continue
-        sub, slots, people = _restrict(problem, order[a:b])
+        sub, slots, people = _restrict(problem, part)
         try:
             result = _solve_flow(sub, travel_tolerance)
         except MixedTeamPools:
@@ -235,7 +233,7 @@ def solve(problem: Problem, *, travel_tolerance: float = 0.05) -> Solution:
         travel=travel, travel_best=travel_best, travel_bound=float(travel_best),
         max_load_permille=worst, optimal=True, components=n_comp,
         seconds={"solve": time.perf_counter() - t0, "flow_solves": float(rounds + 1),
-                 "chunks": float(len(pair_cuts) - 1)},
+                 "chunks": float(len(parts))},
     )
 
 
