@@ -80,7 +80,11 @@ def _assign_demo_town(engine: Engine, town_code: str) -> None:
 
     with engine.begin() as conn:
         report = run_assignment(
-            conn, town_code, dt.date(2024, 1, 1), Scope.unrestricted(), dry_run=False,
+            conn,
+            town_code,
+            dt.date(2024, 1, 1),
+            Scope.unrestricted(),
+            dry_run=False,
             author="gridsafe demo",
         )
     _say(f"demo assignment: {report.filled}/{report.required} slots filled")

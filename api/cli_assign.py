@@ -36,16 +36,19 @@ def cmd_assign(args: argparse.Namespace) -> int:
     settings, engine = _settings_and_engine()
     town = args.town or settings.town_code
     with engine.begin() as conn:
-        report = run_assignment(conn, town, args.as_of, Scope.unrestricted(),
-                                dry_run=args.dry_run, author="cli")
+        report = run_assignment(
+            conn, town, args.as_of, Scope.unrestricted(), dry_run=args.dry_run, author="cli"
+        )
     mode = "预览 dry run（未写入）" if args.dry_run else f"已写入 (run #{report.run_id})"
     print(f"镇 {town} 分配 {report.as_of} — {mode}")
     print(f"岗位 {report.filled}/{report.required} 已落实，保留原责任人 {report.kept}")
     for s in report.slots:
         print(f"  {s.label:<12} {s.filled:>5}/{s.required:<5}")
-    print(f"路程合计 {report.travel_s} s（均衡前最优 {report.travel_best_s} s，下界 "
-          f"{report.travel_bound_s:.0f} s，gap {report.gap:.2%}）；最高负荷 "
-          f"{report.max_load_permille / 10:.1f}%")
+    print(
+        f"路程合计 {report.travel_s} s（均衡前最优 {report.travel_best_s} s，下界 "
+        f"{report.travel_bound_s:.0f} s，gap {report.gap:.2%}）；最高负荷 "
+        f"{report.max_load_permille / 10:.1f}%"
+    )
     print("用时 " + ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items()))
     if report.infeasibilities:
         print("无法落实:")
@@ -54,8 +57,10 @@ def cmd_assign(args: argparse.Namespace) -> int:
     print(f"变更 {len(report.changes)} 项:")
     shown = report.changes if args.all else report.changes[:50]
     for c in shown:
-        print(f"  {c.role_label} @ {c.place_name}: {c.before_name or '—'} → "
-              f"{c.after_name or '—'}  ({c.reason})")
+        print(
+            f"  {c.role_label} @ {c.place_name}: {c.before_name or '—'} → "
+            f"{c.after_name or '—'}  ({c.reason})"
+        )
     if len(shown) < len(report.changes):
         print(f"  … 另有 {len(report.changes) - len(shown)} 项（--all 显示全部）")
     return 0
@@ -82,15 +87,23 @@ def cmd_roster(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     assign = sub.add_parser("assign", help="assign grid chiefs, inspectors and 五包一 teams")
     assign.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
-    assign.add_argument("--as-of", type=_date, default=dt.date.today(),
-                        help="date the changes take effect (YYYY-MM-DD, default today)")
+    assign.add_argument(
+        "--as-of",
+        type=_date,
+        default=dt.date.today(),
+        help="date the changes take effect (YYYY-MM-DD, default today)",
+    )
     assign.add_argument("--town", help="12-digit town code (default GRIDSAFE_TOWN_CODE)")
     assign.add_argument("--all", action="store_true", help="print every change")
     assign.set_defaults(func=cmd_assign)
 
     roster = sub.add_parser("roster", help="export a 责任公示表 (xlsx)")
-    roster.add_argument("--kind", choices=["team", "grid"], required=True,
-                        help="team = 五包一责任公示表, grid = 网格责任公示表")
+    roster.add_argument(
+        "--kind",
+        choices=["team", "grid"],
+        required=True,
+        help="team = 五包一责任公示表, grid = 网格责任公示表",
+    )
     roster.add_argument("--out", required=True, help="the .xlsx file to write")
     roster.add_argument("--on", type=_date, default=dt.date.today(), help="date (YYYY-MM-DD)")
     roster.add_argument("--town", help="12-digit town code (default GRIDSAFE_TOWN_CODE)")

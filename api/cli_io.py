@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gis.audit import Actor
 from gis.io.exporters import EXPORT_FORMATS
-from gis.io.importers import import_units, import_villages
+from gis.workflows.imports import import_file
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -28,20 +29,20 @@ def _settings_and_engine() -> tuple[Settings, Engine]:
 def cmd_import(args: argparse.Namespace) -> int:
     settings, engine = _settings_and_engine()
     town = args.town or settings.town_code
-    importer = import_units if args.dataset == "units" else import_villages
     coords: str | int = int(args.coords) if args.coords.isdigit() else args.coords
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            report = importer(conn, Path(args.file), town_code=town, fmt=args.format, coords=coords)
-        except BaseException:
-            trans.rollback()
-            raise
-        if args.dry_run:
-            trans.rollback()
-            print("（试运行，未写入）", end="")
-        else:
-            trans.commit()
+    with engine.begin() as conn:
+        report = import_file(
+            conn,
+            args.dataset,
+            Path(args.file),
+            town_code=town,
+            actor=Actor.system("cli:import", town_code=town),
+            coords=coords,
+            fmt=args.format,
+            dry_run=args.dry_run,
+        )
+    if args.dry_run:
+        print("（试运行，未写入）", end="")
     print(report.summary())
     return 0
 

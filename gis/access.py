@@ -148,9 +148,7 @@ def scope_clause(model: type[Base], scope: Scope) -> ColumnElement[bool]:
         elif "village_code" in table_cols:
             clauses.append(table_cols["village_code"].in_(codes))
         elif model in NETWORK_TABLES:
-            clauses.append(
-                gf.ST_Intersects(model.geom, _village_area(scope.village_codes))
-            )
+            clauses.append(gf.ST_Intersects(model.geom, _village_area(scope.village_codes)))
 
     if scope.department_codes is not None:
         depts = sorted(scope.department_codes)

@@ -14,11 +14,10 @@ from pydantic import BaseModel
 
 from api.dependencies import AdminScopeDep, ConnDep, ScopeDep, SettingsDep, actor_of
 from gis.access import Scope, scope_clause
-from gis.audit import record
 from gis.db.models import Unit, Village
 from gis.errors import Forbidden, InvalidInput
 from gis.io.exporters import SUFFIX, export_units, export_villages
-from gis.io.importers import import_units, import_villages
+from gis.workflows.imports import import_file
 
 router = APIRouter(prefix="/api/v1", tags=["exchange"])
 
@@ -99,29 +98,17 @@ async def import_dataset(
                 if written > settings.upload_max_bytes:
                     raise InvalidInput(f"文件超过 {settings.upload_max_bytes // (1 << 20)} MB 上限")
                 out.write(chunk)
-        importer = import_units if dataset is Dataset.UNITS else import_villages
         coord_arg: str | int = int(coords.value) if coords.value.isdigit() else coords.value
-        savepoint = conn.begin_nested()
-        report = importer(conn, path, town_code=town_code, coords=coord_arg)
-        if dry_run:
-            savepoint.rollback()
-        else:
-            savepoint.commit()
-            record(
-                conn,
-                actor_of(request, scope),
-                "import",
-                dataset.value,
-                name,
-                None,
-                {
-                    "inserted": report.inserted_keys,
-                    "updated": report.updated_keys,
-                    "unchanged": report.unchanged,
-                    "rows": report.rows,
-                },
-                town_code=town_code,
-            )
+        report = import_file(
+            conn,
+            dataset.value,
+            path,
+            town_code=town_code,
+            actor=actor_of(request, scope),
+            coords=coord_arg,
+            dry_run=dry_run,
+            source_name=name,
+        )
     return ImportResult(
         source=name,
         rows=report.rows,

@@ -10,14 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field
 class AssignmentRunCreate(BaseModel):
     """Run the assignment for a town; with ``dry_run`` nothing is written (the default)."""
 
-    town: str | None = Field(default=None, pattern=r"^\d{12}$",
-                             description="12-digit town code; the deployment's town if omitted")
-    as_of: dt.date = Field(default_factory=dt.date.today,
-                           description="Changes take effect on this date (valid_from).")
+    town: str | None = Field(
+        default=None,
+        pattern=r"^\d{12}$",
+        description="12-digit town code; the deployment's town if omitted",
+    )
+    as_of: dt.date = Field(
+        default_factory=dt.date.today, description="Changes take effect on this date (valid_from)."
+    )
     dry_run: bool = True
 
-    model_config = ConfigDict(json_schema_extra={
-        "examples": [{"town": "411003101000", "as_of": "2025-01-01", "dry_run": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"town": "411003101000", "as_of": "2025-01-01", "dry_run": True}]
+        }
+    )
 
 
 class SlotCountRead(BaseModel):

@@ -111,9 +111,14 @@ class Solution:
         return max(0.0, (self.travel_best - self.travel_bound) / self.travel_best)
 
 
-def from_cost_matrix(cost: np.ndarray, capacity: np.ndarray, *, slot_pool: np.ndarray | None = None,
-                     slot_team: np.ndarray | None = None,
-                     current: np.ndarray | None = None) -> Problem:
+def from_cost_matrix(
+    cost: np.ndarray,
+    capacity: np.ndarray,
+    *,
+    slot_pool: np.ndarray | None = None,
+    slot_team: np.ndarray | None = None,
+    current: np.ndarray | None = None,
+) -> Problem:
     """Build a :class:`Problem` from a dense ``(n_slots, n_people)`` cost matrix.
 
     ``inf`` or ``nan`` marks an ineligible pair. ``capacity`` is ``(n_people,)`` (one pool) or
@@ -135,8 +140,12 @@ def from_cost_matrix(cost: np.ndarray, capacity: np.ndarray, *, slot_pool: np.nd
     ok = np.isfinite(cost)
     s, p = np.nonzero(ok)
     return Problem(
-        n_slots=n_slots, n_people=n_people, pair_slot=s, pair_person=p,
-        pair_cost=np.rint(cost[s, p]).astype(np.int64), capacity=cap,
+        n_slots=n_slots,
+        n_people=n_people,
+        pair_slot=s,
+        pair_person=p,
+        pair_cost=np.rint(cost[s, p]).astype(np.int64),
+        capacity=cap,
         slot_pool=np.zeros(n_slots, np.int64) if slot_pool is None else np.asarray(slot_pool),
         slot_team=np.full(n_slots, -1) if slot_team is None else np.asarray(slot_team),
         current=np.full(n_slots, -1) if current is None else np.asarray(current),
@@ -228,12 +237,20 @@ def solve(problem: Problem, *, travel_tolerance: float = 0.05) -> Solution:
         rounds = max(rounds, result.rounds)
     filled = person >= 0
     return Solution(
-        person=person, filled=int(filled.sum()),
+        person=person,
+        filled=int(filled.sum()),
         kept=int(((person == problem.current) & filled).sum()),
-        travel=travel, travel_best=travel_best, travel_bound=float(travel_best),
-        max_load_permille=worst, optimal=True, components=n_comp,
-        seconds={"solve": time.perf_counter() - t0, "flow_solves": float(rounds + 1),
-                 "chunks": float(len(parts))},
+        travel=travel,
+        travel_best=travel_best,
+        travel_bound=float(travel_best),
+        max_load_permille=worst,
+        optimal=True,
+        components=n_comp,
+        seconds={
+            "solve": time.perf_counter() - t0,
+            "flow_solves": float(rounds + 1),
+            "chunks": float(len(parts)),
+        },
     )
 
 
@@ -286,8 +303,13 @@ def _solve_flow(problem: Problem, travel_tolerance: float) -> _FlowResult:
         best[take] = trial[take]
     person = np.full(problem.n_slots, -1, dtype=np.int64)
     person[problem.pair_slot[best]] = problem.pair_person[best]
-    return _FlowResult(person, int(problem.pair_cost[best].sum()), int(travel.sum()),
-                       int(hi.max()) if n_comp else 0, rounds)
+    return _FlowResult(
+        person,
+        int(problem.pair_cost[best].sum()),
+        int(travel.sum()),
+        int(hi.max()) if n_comp else 0,
+        rounds,
+    )
 
 
 def _restrict(problem: Problem, pairs: np.ndarray) -> tuple[Problem, np.ndarray, np.ndarray]:
@@ -301,10 +323,15 @@ def _restrict(problem: Problem, pairs: np.ndarray) -> tuple[Problem, np.ndarray,
     _, team = np.unique(problem.slot_team[slots], return_inverse=True)
     team = np.where(problem.slot_team[slots] >= 0, team, -1)
     sub = Problem(
-        n_slots=len(slots), n_people=len(people), pair_slot=ps.astype(np.int64),
-        pair_person=pp.astype(np.int64), pair_cost=problem.pair_cost[pairs],
-        capacity=problem.capacity[people], slot_pool=problem.slot_pool[slots],
-        slot_team=team.astype(np.int64), current=current,
+        n_slots=len(slots),
+        n_people=len(people),
+        pair_slot=ps.astype(np.int64),
+        pair_person=pp.astype(np.int64),
+        pair_cost=problem.pair_cost[pairs],
+        capacity=problem.capacity[people],
+        slot_pool=problem.slot_pool[slots],
+        slot_team=team.astype(np.int64),
+        current=current,
     )
     return sub, slots, people
 
@@ -330,8 +357,9 @@ class _FlowNetwork:
 
         # Pools: one node per (person, pool) some pair consumes.
         consumes = pool >= 0
-        pool_key, pair_pool = np.unique(pp[consumes] * n_pools + pool[consumes],
-                                        return_inverse=True)
+        pool_key, pair_pool = np.unique(
+            pp[consumes] * n_pools + pool[consumes], return_inverse=True
+        )
         self.pair_pool = np.full(len(ps), -1, dtype=np.int64)
         self.pair_pool[consumes] = pair_pool
         n_pool = len(pool_key)
@@ -343,8 +371,9 @@ class _FlowNetwork:
 
         # Team seats where a person could otherwise take two seats of one team.
         in_team = team >= 0
-        seat_key, seat_of, seat_n = np.unique(team[in_team] * problem.n_people + pp[in_team],
-                                              return_inverse=True, return_counts=True)
+        seat_key, seat_of, seat_n = np.unique(
+            team[in_team] * problem.n_people + pp[in_team], return_inverse=True, return_counts=True
+        )
         shared = np.zeros(len(ps), dtype=bool)
         shared[in_team] = seat_n[seat_of] >= 2
         seat_ids, seat_dense = np.unique(seat_of[seat_n[seat_of] >= 2], return_inverse=True)
@@ -366,24 +395,45 @@ class _FlowNetwork:
         slot_label[ps] = self.pair_label
         has_pairs = np.zeros(n_slots, dtype=bool)
         has_pairs[ps] = True
-        big = np.bincount(slot_label[has_pairs], weights=slot_max[has_pairs],
-                          minlength=n_comp).astype(np.int64) + 1
-        has_current = np.bincount(self.pair_label, weights=problem.current[ps] >= 0,
-                                  minlength=n_comp) > 0
+        big = (
+            np.bincount(
+                slot_label[has_pairs], weights=slot_max[has_pairs], minlength=n_comp
+            ).astype(np.int64)
+            + 1
+        )
+        has_current = (
+            np.bincount(self.pair_label, weights=problem.current[ps] >= 0, minlength=n_comp) > 0
+        )
         big = np.where(has_current, big, 0)
         self.keep = pp == problem.current[ps]
         arc_cost = cost + big[self.pair_label] * (~self.keep)
 
         slots_used = np.flatnonzero(has_pairs)
-        tails = [np.zeros(len(slots_used), np.int64), 2 + ps, first_seat + np.arange(n_seat),
-                 first_pool + np.arange(n_pool)]
+        tails = [
+            np.zeros(len(slots_used), np.int64),
+            2 + ps,
+            first_seat + np.arange(n_seat),
+            first_pool + np.arange(n_pool),
+        ]
         heads = [2 + slots_used, head, seat_target, np.ones(n_pool, np.int64)]
-        caps = [np.ones(len(slots_used), np.int64), np.ones(len(ps), np.int64),
-                np.ones(n_seat, np.int64), self.pool_cap]
-        costs = [np.zeros(len(slots_used), np.int64), arc_cost, np.zeros(n_seat, np.int64),
-                 np.zeros(n_pool, np.int64)]
-        labels = [slot_label[slots_used], self.pair_label, np.zeros(n_seat, np.int64),
-                  self.pool_label]
+        caps = [
+            np.ones(len(slots_used), np.int64),
+            np.ones(len(ps), np.int64),
+            np.ones(n_seat, np.int64),
+            self.pool_cap,
+        ]
+        costs = [
+            np.zeros(len(slots_used), np.int64),
+            arc_cost,
+            np.zeros(n_seat, np.int64),
+            np.zeros(n_pool, np.int64),
+        ]
+        labels = [
+            slot_label[slots_used],
+            self.pair_label,
+            np.zeros(n_seat, np.int64),
+            self.pool_label,
+        ]
         seat_label = np.zeros(n_seat, dtype=np.int64)
         seat_label[seat_dense] = self.pair_label[shared]
         labels[2] = seat_label
@@ -391,8 +441,9 @@ class _FlowNetwork:
         # Most a component can fill without drawing on a pool: its pool-free slots.
         free = has_pairs & (problem.slot_pool < 0)
         self.free_slots = np.bincount(slot_label[free], minlength=n_comp)
-        self.cap_total = np.bincount(self.pool_label, weights=self.pool_cap,
-                                     minlength=n_comp).astype(np.int64)
+        self.cap_total = np.bincount(
+            self.pool_label, weights=self.pool_cap, minlength=n_comp
+        ).astype(np.int64)
         self.tails = np.concatenate(tails)
         self.heads = np.concatenate(heads)
         self.caps = np.concatenate(caps)
@@ -418,8 +469,9 @@ class _FlowNetwork:
             return chosen
         arcs = np.flatnonzero(keep)
         flow = min_cost_flow.SimpleMinCostFlow()
-        flow.add_arcs_with_capacity_and_unit_cost(self.tails[arcs], self.heads[arcs],
-                                                  caps[arcs], self.costs[arcs])
+        flow.add_arcs_with_capacity_and_unit_cost(
+            self.tails[arcs], self.heads[arcs], caps[arcs], self.costs[arcs]
+        )
         flow.set_node_supply(0, supply)
         flow.set_node_supply(1, -supply)
         status = flow.solve_max_flow_with_min_cost()
@@ -445,10 +497,11 @@ class _FlowNetwork:
     def per_component(self, chosen: np.ndarray) -> tuple[np.ndarray, ...]:
         """Filled, kept and travel of an assignment, per component."""
         lab = self.pair_label[chosen]
-        return (np.bincount(lab, minlength=self.n_comp),
-                np.bincount(lab, weights=self.keep[chosen], minlength=self.n_comp).astype(int),
-                np.bincount(lab, weights=self.cost[chosen],
-                            minlength=self.n_comp).astype(np.int64))
+        return (
+            np.bincount(lab, minlength=self.n_comp),
+            np.bincount(lab, weights=self.keep[chosen], minlength=self.n_comp).astype(int),
+            np.bincount(lab, weights=self.cost[chosen], minlength=self.n_comp).astype(np.int64),
+        )
 
     def worst(self, chosen: np.ndarray) -> np.ndarray:
         """The highest load / capacity per mille (rounded up), per component."""
@@ -462,8 +515,14 @@ class _FlowNetwork:
         return out
 
 
-def solve_cpsat(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_s: float = 10.0,
-                workers: int = 8, gap_limit: float = 0.0) -> Solution:
+def solve_cpsat(
+    problem: Problem,
+    *,
+    travel_tolerance: float = 0.05,
+    time_limit_s: float = 10.0,
+    workers: int = 8,
+    gap_limit: float = 0.0,
+) -> Solution:
     """Fill, keep, minimise travel, then balance with CP-SAT, one component at a time.
 
     The same objectives as :func:`solve`, stated as a CP-SAT model; stages stopped by the time
@@ -498,7 +557,7 @@ def solve_cpsat(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_
     starts = np.searchsorted(pair_label[order], np.arange(n_comp + 1))
     t_split = time.perf_counter() - t0
     for k in range(n_comp):
-        idx = order[starts[k]:starts[k + 1]]
+        idx = order[starts[k] : starts[k + 1]]
         if len(idx) == 0:
             continue
         res = _solve_component(problem, idx, travel_tolerance, time_limit_s, workers, gap_limit)
@@ -512,9 +571,15 @@ def solve_cpsat(problem: Problem, *, travel_tolerance: float = 0.05, time_limit_
     filled = int((person >= 0).sum())
     kept = int(((person == problem.current) & (person >= 0)).sum())
     return Solution(
-        person=person, filled=filled, kept=kept, travel=travel, travel_best=travel_best,
+        person=person,
+        filled=filled,
+        kept=kept,
+        travel=travel,
+        travel_best=travel_best,
         travel_bound=bound,
-        max_load_permille=worst, optimal=optimal, components=n_comp,
+        max_load_permille=worst,
+        optimal=optimal,
+        components=n_comp,
         seconds={"split": t_split, "solve": time.perf_counter() - t0 - t_split},
     )
 
@@ -529,8 +594,14 @@ class _Result:
     optimal: bool
 
 
-def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit: float,
-                     workers: int, gap_limit: float = 0.0) -> _Result:
+def _solve_component(
+    problem: Problem,
+    idx: np.ndarray,
+    tolerance: float,
+    limit: float,
+    workers: int,
+    gap_limit: float = 0.0,
+) -> _Result:
     slots = problem.pair_slot[idx]
     people = problem.pair_person[idx]
     costs = problem.pair_cost[idx].astype(np.int64)
@@ -538,8 +609,15 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
     n = len(idx)
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{i}") for i in range(n)]
-    frame = pd.DataFrame({"i": np.arange(n), "slot": slots, "person": people, "pool": pools,
-                          "team": problem.slot_team[slots]})
+    frame = pd.DataFrame(
+        {
+            "i": np.arange(n),
+            "slot": slots,
+            "person": people,
+            "pool": pools,
+            "team": problem.slot_team[slots],
+        }
+    )
     for members in frame.groupby("slot")["i"].indices.values():
         if len(members) > 1:
             model.add_at_most_one(x[j] for j in frame["i"].to_numpy()[members])
@@ -597,7 +675,8 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
         model.minimize(worst)
         status = solver.solve(model)
         improves = status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and (
-            int(round(solver.objective_value)) < stage2_worst)
+            int(round(solver.objective_value)) < stage2_worst
+        )
         if improves:
             _hint(model, x, np.array([solver.boolean_value(v) for v in x]))
             best_worst = int(round(solver.objective_value))
@@ -610,8 +689,9 @@ def _solve_component(problem: Problem, idx: np.ndarray, tolerance: float, limit:
                 values = np.array([solver.boolean_value(v) for v in x])
     chosen = np.nonzero(values)[0]
     used_travel = int(costs[chosen].sum())
-    return _Result(chosen, used_travel, best, min(bound, best), _worst(problem, used, values),
-                   optimal)
+    return _Result(
+        chosen, used_travel, best, min(bound, best), _worst(problem, used, values), optimal
+    )
 
 
 def _worst(problem: Problem, used: pd.DataFrame, values: np.ndarray) -> int:
@@ -657,22 +737,32 @@ def solve_greedy(problem: Problem) -> Solution:
             in_team.add((team, p))
     used = problem.capacity - remaining
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(problem.capacity > 0, -(-RATIO_SCALE * used // np.maximum(
-            problem.capacity, 1)), 0)
+        ratio = np.where(
+            problem.capacity > 0, -(-RATIO_SCALE * used // np.maximum(problem.capacity, 1)), 0
+        )
     return Solution(
-        person=person, filled=int((person >= 0).sum()),
-        kept=int(((person == problem.current) & (person >= 0)).sum()), travel=int(travel),
-        travel_best=int(travel), travel_bound=float("nan"),
+        person=person,
+        filled=int((person >= 0).sum()),
+        kept=int(((person == problem.current) & (person >= 0)).sum()),
+        travel=int(travel),
+        travel_best=int(travel),
+        travel_bound=float("nan"),
         max_load_permille=int(ratio.max()) if ratio.size else 0,
-        optimal=False, components=0, seconds={"solve": time.perf_counter() - t0},
+        optimal=False,
+        components=0,
+        seconds={"solve": time.perf_counter() - t0},
     )
 
 
 # --- DataFrame adapter ------------------------------------------------------------------------
 
 
-def from_frames(slots: pd.DataFrame, staff: pd.DataFrame, pairs: pd.DataFrame,
-                current: pd.DataFrame | None = None) -> Problem:
+def from_frames(
+    slots: pd.DataFrame,
+    staff: pd.DataFrame,
+    pairs: pd.DataFrame,
+    current: pd.DataFrame | None = None,
+) -> Problem:
     """Build a :class:`Problem` from the rule tables (``gis.analysis.assignment_rules``).
 
     Parameters
@@ -701,11 +791,14 @@ def from_frames(slots: pd.DataFrame, staff: pd.DataFrame, pairs: pd.DataFrame,
         cur[slot_pos[known["slot"]].to_numpy()] = person_pos[known["staff_id"]].to_numpy()
     capacity = staff[["capacity_units", "capacity_teams"]].fillna(0).to_numpy(np.int64)
     return Problem(
-        n_slots=len(slots), n_people=len(staff),
+        n_slots=len(slots),
+        n_people=len(staff),
         pair_slot=slot_pos[pairs["slot"]].to_numpy(np.int64),
         pair_person=person_pos[pairs["staff_id"]].to_numpy(np.int64),
-        pair_cost=pairs["cost"].to_numpy(np.int64), capacity=capacity,
-        slot_pool=slots["pool"].to_numpy(np.int64), slot_team=np.asarray(team_codes, np.int64),
+        pair_cost=pairs["cost"].to_numpy(np.int64),
+        capacity=capacity,
+        slot_pool=slots["pool"].to_numpy(np.int64),
+        slot_team=np.asarray(team_codes, np.int64),
         current=cur,
     )
 

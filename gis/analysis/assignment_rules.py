@@ -72,34 +72,73 @@ class SlotRule:
 
 
 RULES: dict[ResponsibilityRole, SlotRule] = {
-    R.GRID_CHIEF: SlotRule(R.GRID_CHIEF, _TOWN_CADRES, False, False, Pool.TEAMS,
-                           "包村干部（包片领导、乡镇干部或安委办主任）"),
-    R.GRID_MEMBER: SlotRule(R.GRID_MEMBER, frozenset({S.VILLAGE_STAFF}), False, True, Pool.NONE,
-                            "本村（社区）村级网格员"),
-    R.UNIT_INSPECTOR: SlotRule(R.UNIT_INSPECTOR, _SUPERVISORS, True, False, Pool.UNITS,
-                               "行业监管部门人员"),
-    R.TEAM_REGULATOR: SlotRule(R.TEAM_REGULATOR, _SUPERVISORS, True, False, Pool.TEAMS,
-                               "行业监管部门干部"),
-    R.TEAM_TOWN_CADRE: SlotRule(R.TEAM_TOWN_CADRE, _TOWN_CADRES, False, False, Pool.TEAMS,
-                                "乡镇干部"),
-    R.TEAM_VILLAGE_STAFF: SlotRule(R.TEAM_VILLAGE_STAFF, frozenset({S.VILLAGE_STAFF}), False,
-                                   True, Pool.TEAMS, "本村（社区）工作人员"),
-    R.TEAM_FIRE_POLICE: SlotRule(R.TEAM_FIRE_POLICE, frozenset({S.FIREFIGHTER, S.POLICE}), False,
-                                 False, Pool.TEAMS, "消防人员或派出所民警"),
-    R.TEAM_PROFESSIONAL: SlotRule(R.TEAM_PROFESSIONAL, frozenset({S.PROFESSIONAL}), False, False,
-                                  Pool.TEAMS, "专业人员"),
+    R.GRID_CHIEF: SlotRule(
+        R.GRID_CHIEF,
+        _TOWN_CADRES,
+        False,
+        False,
+        Pool.TEAMS,
+        "包村干部（包片领导、乡镇干部或安委办主任）",
+    ),
+    R.GRID_MEMBER: SlotRule(
+        R.GRID_MEMBER,
+        frozenset({S.VILLAGE_STAFF}),
+        False,
+        True,
+        Pool.NONE,
+        "本村（社区）村级网格员",
+    ),
+    R.UNIT_INSPECTOR: SlotRule(
+        R.UNIT_INSPECTOR, _SUPERVISORS, True, False, Pool.UNITS, "行业监管部门人员"
+    ),
+    R.TEAM_REGULATOR: SlotRule(
+        R.TEAM_REGULATOR, _SUPERVISORS, True, False, Pool.TEAMS, "行业监管部门干部"
+    ),
+    R.TEAM_TOWN_CADRE: SlotRule(
+        R.TEAM_TOWN_CADRE, _TOWN_CADRES, False, False, Pool.TEAMS, "乡镇干部"
+    ),
+    R.TEAM_VILLAGE_STAFF: SlotRule(
+        R.TEAM_VILLAGE_STAFF,
+        frozenset({S.VILLAGE_STAFF}),
+        False,
+        True,
+        Pool.TEAMS,
+        "本村（社区）工作人员",
+    ),
+    R.TEAM_FIRE_POLICE: SlotRule(
+        R.TEAM_FIRE_POLICE,
+        frozenset({S.FIREFIGHTER, S.POLICE}),
+        False,
+        False,
+        Pool.TEAMS,
+        "消防人员或派出所民警",
+    ),
+    R.TEAM_PROFESSIONAL: SlotRule(
+        R.TEAM_PROFESSIONAL, frozenset({S.PROFESSIONAL}), False, False, Pool.TEAMS, "专业人员"
+    ),
 }
 
 #: The five 五包一 roles, in the order of the 责任公示表.
 TEAM_ROLES: tuple[ResponsibilityRole, ...] = (
-    R.TEAM_REGULATOR, R.TEAM_TOWN_CADRE, R.TEAM_VILLAGE_STAFF, R.TEAM_FIRE_POLICE,
+    R.TEAM_REGULATOR,
+    R.TEAM_TOWN_CADRE,
+    R.TEAM_VILLAGE_STAFF,
+    R.TEAM_FIRE_POLICE,
     R.TEAM_PROFESSIONAL,
 )
 GRID_ROLES: tuple[ResponsibilityRole, ...] = (R.GRID_CHIEF, R.GRID_MEMBER)
 
 #: Columns of the slot table returned by :func:`required_slots`.
-SLOT_COLUMNS = ("role", "town_code", "village_code", "unit_id", "department_code", "seat", "team",
-                "pool")
+SLOT_COLUMNS = (
+    "role",
+    "town_code",
+    "village_code",
+    "unit_id",
+    "department_code",
+    "seat",
+    "team",
+    "pool",
+)
 
 
 def needs_inspector(units: pd.DataFrame) -> pd.Series:
@@ -124,8 +163,9 @@ def active_staff(staff: pd.DataFrame) -> pd.Series:
     return staff["active"].astype(bool)
 
 
-def required_slots(villages: pd.DataFrame, units: pd.DataFrame,
-                   staff: pd.DataFrame) -> pd.DataFrame:
+def required_slots(
+    villages: pd.DataFrame, units: pd.DataFrame, staff: pd.DataFrame
+) -> pd.DataFrame:
     """Every slot that must be filled, one row each.
 
     Parameters
@@ -158,8 +198,11 @@ def required_slots(villages: pd.DataFrame, units: pd.DataFrame,
     """
     for name, frame, cols in (
         ("villages", villages, ("code", "town_code")),
-        ("units", units, ("id", "town_code", "village_code", "department_code", "status",
-                          "fire_key_level")),
+        (
+            "units",
+            units,
+            ("id", "town_code", "village_code", "department_code", "status", "fire_key_level"),
+        ),
         ("staff", staff, ("role", "home_village_code", "active")),
     ):
         missing = [c for c in cols if c not in frame.columns]
@@ -168,20 +211,30 @@ def required_slots(villages: pd.DataFrame, units: pd.DataFrame,
     parts: list[pd.DataFrame] = []
     vil = villages[["code", "town_code"]].rename(columns={"code": "village_code"})
     grid_team = "grid:" + vil["village_code"].astype(str)
-    parts.append(vil.assign(role=R.GRID_CHIEF.value, unit_id=pd.NA, department_code=None,
-                            seat=0, team=grid_team))
+    parts.append(
+        vil.assign(
+            role=R.GRID_CHIEF.value, unit_id=pd.NA, department_code=None, seat=0, team=grid_team
+        )
+    )
     seats = grid_member_seats(villages, staff).to_numpy()
     members = vil.loc[vil.index.repeat(seats)].copy()
     members["seat"] = np.concatenate([np.arange(n) for n in seats]) if len(seats) else []
-    parts.append(members.assign(role=R.GRID_MEMBER.value, unit_id=pd.NA, department_code=None,
-                                team="grid:" + members["village_code"].astype(str)))
+    parts.append(
+        members.assign(
+            role=R.GRID_MEMBER.value,
+            unit_id=pd.NA,
+            department_code=None,
+            team="grid:" + members["village_code"].astype(str),
+        )
+    )
     ucols = ["id", "town_code", "village_code", "department_code"]
     insp = units.loc[needs_inspector(units), ucols].rename(columns={"id": "unit_id"})
     parts.append(insp.assign(role=R.UNIT_INSPECTOR.value, seat=0, team=""))
     keyed = units.loc[needs_team(units), ucols].rename(columns={"id": "unit_id"})
     for role in TEAM_ROLES:
-        parts.append(keyed.assign(role=role.value, seat=0,
-                                  team="unit:" + keyed["unit_id"].astype(str)))
+        parts.append(
+            keyed.assign(role=role.value, seat=0, team="unit:" + keyed["unit_id"].astype(str))
+        )
     slots = pd.concat([p for p in parts if len(p)], ignore_index=True)
     slots["pool"] = slots["role"].map({r.value: int(rule.pool) for r, rule in RULES.items()})
     slots["unit_id"] = slots["unit_id"].astype("Int64")
@@ -233,8 +286,9 @@ def candidate_pairs(slots: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
     return pairs.sort_values(["slot", "staff_id"], ignore_index=True)
 
 
-def is_eligible(role: ResponsibilityRole | str, person: Mapping[str, object],
-                target: Mapping[str, object]) -> bool:
+def is_eligible(
+    role: ResponsibilityRole | str, person: Mapping[str, object], target: Mapping[str, object]
+) -> bool:
     """Whether ``person`` may hold ``role`` for ``target`` (a village or unit), capacity aside.
 
     ``person`` needs ``role``, ``town_code``, ``department_code``, ``home_village_code``,
@@ -276,10 +330,15 @@ def missing_slots(slots: pd.DataFrame, holders: pd.DataFrame, staff: pd.DataFram
     where = where.assign(place=place_key(where))[["slot", "role", "place"]]
     valid_keys = eligible.merge(where, on="slot")[["role", "place", "staff_id"]].drop_duplicates()
     keys = holders[["staff_id", "role", "village_code", "unit_id"]].assign(
-        role=holders["role"].astype(str))
+        role=holders["role"].astype(str)
+    )
     keys = keys.assign(place=place_key(keys))
-    valid = keys.merge(valid_keys.assign(_ok=True), on=["role", "place", "staff_id"],
-                       how="left")["_ok"].fillna(False).astype(bool).to_numpy()
+    valid = (
+        keys.merge(valid_keys.assign(_ok=True), on=["role", "place", "staff_id"], how="left")["_ok"]
+        .fillna(False)
+        .astype(bool)
+        .to_numpy()
+    )
     seated = seat_holders(slots, holders, valid_first=valid)
     ok = seated.merge(eligible, on=["slot", "staff_id"], how="inner")["slot"]
     out = slots.loc[~slots.index.isin(ok)].copy()
@@ -287,8 +346,9 @@ def missing_slots(slots: pd.DataFrame, holders: pd.DataFrame, staff: pd.DataFram
     return out
 
 
-def seat_holders(slots: pd.DataFrame, holders: pd.DataFrame,
-                 valid_first: np.ndarray | None = None) -> pd.DataFrame:
+def seat_holders(
+    slots: pd.DataFrame, holders: pd.DataFrame, valid_first: np.ndarray | None = None
+) -> pd.DataFrame:
     """Match current holders to slots: columns ``slot`` and ``staff_id``.
 
     A slot is identified by (role, village or unit, seat); several holders of one role in one

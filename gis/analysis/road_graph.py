@@ -132,13 +132,24 @@ def graph_from_edges(edges: pd.DataFrame) -> RoadGraph:
         raise ValueError(f"edges lacks columns {missing}")
     if edges.empty:
         raise ValueError("edges is empty: no network to route on")
-    return _build(edges["source"].to_numpy(np.int64), edges["target"].to_numpy(np.int64),
-                  edges[["x0", "y0"]].to_numpy(float), edges[["x1", "y1"]].to_numpy(float),
-                  edges["cost_s"].to_numpy(float), edges["reverse_cost_s"].to_numpy(float))
+    return _build(
+        edges["source"].to_numpy(np.int64),
+        edges["target"].to_numpy(np.int64),
+        edges[["x0", "y0"]].to_numpy(float),
+        edges[["x1", "y1"]].to_numpy(float),
+        edges["cost_s"].to_numpy(float),
+        edges["reverse_cost_s"].to_numpy(float),
+    )
 
 
-def _build(src: np.ndarray, dst: np.ndarray, start: np.ndarray, end: np.ndarray,
-           fwd: np.ndarray, back: np.ndarray) -> RoadGraph:
+def _build(
+    src: np.ndarray,
+    dst: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    fwd: np.ndarray,
+    back: np.ndarray,
+) -> RoadGraph:
     node_ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
     xy = np.zeros((node_ids.shape[0], 2))
     xy[inverse] = np.concatenate([start, end])
@@ -260,17 +271,17 @@ def node_costs(graph: RoadGraph, origins: np.ndarray, destinations: np.ndarray) 
         k = piece[origins[part[0]]]
         lo, hi = starts[k], starts[k + 1]
         block = permuted[lo:hi, lo:hi]
-        out[part] = _block_costs(block, position[origins[part]] - lo,
-                                 position[destinations[part]] - lo)
+        out[part] = _block_costs(
+            block, position[origins[part]] - lo, position[destinations[part]] - lo
+        )
     return out
 
 
-def _block_costs(matrix: csr_matrix, origins: np.ndarray, destinations: np.ndarray
-                 ) -> np.ndarray:
+def _block_costs(matrix: csr_matrix, origins: np.ndarray, destinations: np.ndarray) -> np.ndarray:
     out = np.full(len(origins), np.inf)
     unique = np.unique(origins)
     for start in range(0, len(unique), BATCH):
-        batch = unique[start:start + BATCH]
+        batch = unique[start : start + BATCH]
         dist = dijkstra(matrix, directed=True, indices=batch)
         row = np.searchsorted(batch, origins)
         hit = (row < len(batch)) & (batch[np.minimum(row, len(batch) - 1)] == origins)
@@ -278,8 +289,13 @@ def _block_costs(matrix: csr_matrix, origins: np.ndarray, destinations: np.ndarr
     return out
 
 
-def pair_travel_seconds(graph: RoadGraph, origin_xy: np.ndarray, destination_xy: np.ndarray,
-                        pair_origin: np.ndarray, pair_destination: np.ndarray) -> np.ndarray:
+def pair_travel_seconds(
+    graph: RoadGraph,
+    origin_xy: np.ndarray,
+    destination_xy: np.ndarray,
+    pair_origin: np.ndarray,
+    pair_destination: np.ndarray,
+) -> np.ndarray:
     """Door-to-door seconds for each (origin, destination) pair, rounded to whole seconds.
 
     Parameters

@@ -23,8 +23,14 @@ from gis.io.ledger import UNIT_LEDGER, VILLAGE_LEDGER, Column, Ledger, ascii_len
 
 ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg", "shp", "kml"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("xlsx", "csv", "geojson", "gpkg", "shp", "kml")
-SUFFIX = {"xlsx": ".xlsx", "csv": ".csv", "geojson": ".geojson", "gpkg": ".gpkg", "shp": ".zip",
-          "kml": ".kml"}
+SUFFIX = {
+    "xlsx": ".xlsx",
+    "csv": ".csv",
+    "geojson": ".geojson",
+    "gpkg": ".gpkg",
+    "shp": ".zip",
+    "kml": ".kml",
+}
 LAYER_NAMES = {UNIT_LEDGER.name: "units", VILLAGE_LEDGER.name: "villages"}
 DICTIONARY_NAME = "字段说明.csv"
 
@@ -47,9 +53,7 @@ def _stored(value: Any) -> str | None:
 
 def town_title(conn: Connection, town_code: str, ledger: Ledger) -> str:
     """Excel title such as "五女店镇（示例数据）生产经营单位台账"."""
-    town = conn.execute(
-        select(Town.name, Town.is_sample).where(Town.code == town_code)
-    ).first()
+    town = conn.execute(select(Town.name, Town.is_sample).where(Town.code == town_code)).first()
     if town is None:
         raise NotFound(f"镇（街道）{town_code} 不存在")
     marker = "（示例数据）" if town.is_sample and "示例" not in town.name else ""
@@ -66,15 +70,41 @@ def fetch_units(
     ``village`` holds the village name and ``department`` the department short name, as the
     ledger shows them; ``lon``/``lat`` are the point coordinates.
     """
-    fields = ["code", "name", "uscc", "village", "address", "industry_code", "department",
-              "high_risk", "risk_color", "fire_key_level", "nine_small_category", "gas_use",
-              "status", "employees", "floor_area_m2"]
+    fields = [
+        "code",
+        "name",
+        "uscc",
+        "village",
+        "address",
+        "industry_code",
+        "department",
+        "high_risk",
+        "risk_color",
+        "fire_key_level",
+        "nine_small_category",
+        "gas_use",
+        "status",
+        "employees",
+        "floor_area_m2",
+    ]
     stmt = (
         select(
-            Unit.code, Unit.name, Unit.uscc, Village.name.label("village"), Unit.address,
-            Unit.industry_code, Department.short_name.label("department"), Unit.high_risk,
-            Unit.risk_color, Unit.fire_key_level, Unit.nine_small_category, Unit.gas_use,
-            Unit.status, Unit.employees, Unit.floor_area_m2, func.ST_AsBinary(Unit.geom),
+            Unit.code,
+            Unit.name,
+            Unit.uscc,
+            Village.name.label("village"),
+            Unit.address,
+            Unit.industry_code,
+            Department.short_name.label("department"),
+            Unit.high_risk,
+            Unit.risk_color,
+            Unit.fire_key_level,
+            Unit.nine_small_category,
+            Unit.gas_use,
+            Unit.status,
+            Unit.employees,
+            Unit.floor_area_m2,
+            func.ST_AsBinary(Unit.geom),
         )
         .join(Village, Village.code == Unit.village_code, isouter=True)
         .join(Department, Department.code == Unit.department_code)
@@ -91,12 +121,24 @@ def fetch_villages(
     conn: Connection, town_code: str, where: ColumnElement[bool] | None = None
 ) -> gpd.GeoDataFrame:
     """The town's villages as a GeoDataFrame with the village ledger's fields (EPSG:4490)."""
-    fields = ["code", "name", "kind", "urban_rural_code", "population", "households",
-              "groups_count"]
+    fields = [
+        "code",
+        "name",
+        "kind",
+        "urban_rural_code",
+        "population",
+        "households",
+        "groups_count",
+    ]
     stmt = (
         select(
-            Village.code, Village.name, Village.kind, Village.urban_rural_code,
-            Village.population, Village.households, Village.groups_count,
+            Village.code,
+            Village.name,
+            Village.kind,
+            Village.urban_rural_code,
+            Village.population,
+            Village.households,
+            Village.groups_count,
             func.ST_AsBinary(Village.geom),
         )
         .where(Village.town_code == town_code, true() if where is None else where)
@@ -323,8 +365,9 @@ def export_frame(
     if fmt == "kml":
         geo = _geo(frame, ledger, "header", True, None).set_crs(4326, allow_override=True)
         name_field = ledger.by_field("name").header
-        return _via_file(geo, ".kml", driver="KML", layer=layer,
-                         dataset_options={"NameField": name_field})
+        return _via_file(
+            geo, ".kml", driver="KML", layer=layer, dataset_options={"NameField": name_field}
+        )
     files = _shapefile_files(frame, ledger, stem or layer, encoding, crs)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -412,8 +455,15 @@ def export_units(
         The content, or the path written.
     """
     frame = fetch_units(conn, town_code, where)
-    data = export_frame(frame, UNIT_LEDGER, fmt, title=town_title(conn, town_code, UNIT_LEDGER),
-                        crs=crs, encoding=encoding, stem="units")
+    data = export_frame(
+        frame,
+        UNIT_LEDGER,
+        fmt,
+        title=town_title(conn, town_code, UNIT_LEDGER),
+        crs=crs,
+        encoding=encoding,
+        stem="units",
+    )
     return _deliver(data, fmt, dest, "units")
 
 
@@ -458,7 +508,13 @@ def export_villages(
     Parameters are those of :func:`export_units`; Excel and CSV carry attributes only.
     """
     frame = fetch_villages(conn, town_code, where)
-    data = export_frame(frame, VILLAGE_LEDGER, fmt,
-                        title=town_title(conn, town_code, VILLAGE_LEDGER), crs=crs,
-                        encoding=encoding, stem="villages")
+    data = export_frame(
+        frame,
+        VILLAGE_LEDGER,
+        fmt,
+        title=town_title(conn, town_code, VILLAGE_LEDGER),
+        crs=crs,
+        encoding=encoding,
+        stem="villages",
+    )
     return _deliver(data, fmt, dest, "villages")

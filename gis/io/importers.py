@@ -42,11 +42,23 @@ GEOMETRY_TOLERANCE_DEG = 1e-9
 #: Default upper bound for one village polygon.
 MAX_VILLAGE_AREA_M2 = 50e6
 UNIT_CODE = re.compile(r"^QY(\d{6})$")
-UNIT_COMPARED = ("code", "name", "address", "village_code", "industry_code", "department_code",
-                 "risk_color", "fire_key_level", "nine_small_category", "high_risk", "gas_use",
-                 "status", "employees", "floor_area_m2")
-VILLAGE_COMPARED = ("name", "kind", "urban_rural_code", "population", "households",
-                    "groups_count")
+UNIT_COMPARED = (
+    "code",
+    "name",
+    "address",
+    "village_code",
+    "industry_code",
+    "department_code",
+    "risk_color",
+    "fire_key_level",
+    "nine_small_category",
+    "high_risk",
+    "gas_use",
+    "status",
+    "employees",
+    "floor_area_m2",
+)
+VILLAGE_COMPARED = ("name", "kind", "urban_rural_code", "population", "households", "groups_count")
 
 
 @dataclass
@@ -64,8 +76,9 @@ class ImportReport:
 
     def summary(self) -> str:
         """One Chinese sentence for the CLI and the web page."""
-        return (f"共 {self.rows} 行：新增 {self.inserted}，更新 {self.updated}，"
-                f"未变化 {self.unchanged}")
+        return (
+            f"共 {self.rows} 行：新增 {self.inserted}，更新 {self.updated}，未变化 {self.unchanged}"
+        )
 
 
 # --- shared steps ---------------------------------------------------------------------------
@@ -150,8 +163,11 @@ def _same_geometry(a: BaseGeometry | None, b: BaseGeometry | None) -> bool:
     if a is None or b is None:
         return a is b
     # Normalised: shapefiles rewrite ring orientation, which is not a change of the shape.
-    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b),
-                                     tolerance=GEOMETRY_TOLERANCE_DEG))
+    return bool(
+        shapely.equals_exact(
+            shapely.normalize(a), shapely.normalize(b), tolerance=GEOMETRY_TOLERANCE_DEG
+        )
+    )
 
 
 def _classify(
@@ -191,8 +207,10 @@ def _upsert(
     if not rows:
         return
     payload = [
-        {**{k: _enum_value(v) for k, v in r.items() if k != "geom"},
-         "geom": from_shape(r["geom"], srid=STORAGE_SRID)}
+        {
+            **{k: _enum_value(v) for k, v in r.items() if k != "geom"},
+            "geom": from_shape(r["geom"], srid=STORAGE_SRID),
+        }
         for r in rows
     ]
     stmt = insert(model).values(payload)
@@ -223,8 +241,11 @@ class _UnitContext:
 
     def industry(self, code: str) -> tuple[str, bool] | None:
         """三管三必须: the department and high-risk flag of the longest matching prefix."""
-        best = max((p for p in self.industries if code.startswith(p[0])),
-                   key=lambda p: len(p[0]), default=None)
+        best = max(
+            (p for p in self.industries if code.startswith(p[0])),
+            key=lambda p: len(p[0]),
+            default=None,
+        )
         return None if best is None else (best[1], best[2])
 
 
@@ -238,17 +259,22 @@ def _unit_context(conn: Connection, town_code: str) -> _UnitContext:
     villages = {
         code: (name, shapely.from_wkb(bytes(wkb)))
         for code, name, wkb in conn.execute(
-            select(Village.code, Village.name, func.ST_AsBinary(Village.geom))
-            .where(Village.town_code == town_code)
+            select(Village.code, Village.name, func.ST_AsBinary(Village.geom)).where(
+                Village.town_code == town_code
+            )
         )
     }
     # Town-specific rows override the shared table for the same prefix.
     industries: dict[str, tuple[str, str, bool]] = {}
     for prefix, dept, high in conn.execute(
-        select(IndustryDepartment.industry_prefix, IndustryDepartment.department_code,
-               IndustryDepartment.high_risk)
-        .where((IndustryDepartment.town_code.is_(None))
-               | (IndustryDepartment.town_code == town_code))
+        select(
+            IndustryDepartment.industry_prefix,
+            IndustryDepartment.department_code,
+            IndustryDepartment.high_risk,
+        )
+        .where(
+            (IndustryDepartment.town_code.is_(None)) | (IndustryDepartment.town_code == town_code)
+        )
         .order_by(IndustryDepartment.town_code.nulls_first())
     ):
         industries[prefix] = (prefix, dept, bool(high))
@@ -262,15 +288,17 @@ def _unit_context(conn: Connection, town_code: str) -> _UnitContext:
     code_owner: dict[str, str] = {}
     columns = [getattr(Unit, f) for f in UNIT_COMPARED]
     for row in conn.execute(
-        select(Unit.uscc, *columns, func.ST_AsBinary(Unit.geom).label("wkb"))
-        .where(Unit.town_code == town_code)
+        select(Unit.uscc, *columns, func.ST_AsBinary(Unit.geom).label("wkb")).where(
+            Unit.town_code == town_code
+        )
     ):
         values = {f: _enum_value(getattr(row, f)) for f in UNIT_COMPARED}
         values["geom"] = shapely.from_wkb(bytes(row.wkb))
         existing[row.uscc] = values
         code_owner[row.code] = row.uscc
-    return _UnitContext(town, villages, list(industries.values()), departments, existing,
-                        code_owner)
+    return _UnitContext(
+        town, villages, list(industries.values()), departments, existing, code_owner
+    )
 
 
 def _check_units(
@@ -291,8 +319,11 @@ def _check_units(
             values["lon"] = geom.x if is_point else None  # type: ignore[union-attr]
             values["lat"] = geom.y if is_point else None  # type: ignore[union-attr]
             if row.geometry is not None and not is_point:
-                problems.add(row.number, _label(row, "几何"),
-                             f"几何类型应为点，实际为 {row.geometry.geom_type}")
+                problems.add(
+                    row.number,
+                    _label(row, "几何"),
+                    f"几何类型应为点，实际为 {row.geometry.geom_type}",
+                )
                 row.geometry = None
     lon = np.array([v.get("lon") if v.get("lon") is not None else np.nan for v in parsed])
     lat = np.array([v.get("lat") if v.get("lat") is not None else np.nan for v in parsed])
@@ -327,14 +358,22 @@ def _check_units(
             reason = "坐标无法识别（既不是中国范围内的经纬度，也不是 4547/4526 投影坐标）"
             problems.add(n, _label(row, "经度/纬度"), reason, pair)
         elif outside[i]:
-            problems.add(n, _label(row, "经度/纬度"),
-                         f"位置在本镇辖区外（超出边界 {tolerance_m:.0f} 米以上）", pair)
+            problems.add(
+                n,
+                _label(row, "经度/纬度"),
+                f"位置在本镇辖区外（超出边界 {tolerance_m:.0f} 米以上）",
+                pair,
+            )
         industry = values.get("industry_code")
         if industry:
             values["industry_code"] = industry = industry.upper()
             if ctx.industry(industry) is None:
-                problems.add(n, _label(row, h["industry_code"]),
-                             "行业代码不在三管三必须对照表中，无法确定监管部门", industry)
+                problems.add(
+                    n,
+                    _label(row, h["industry_code"]),
+                    "行业代码不在三管三必须对照表中，无法确定监管部门",
+                    industry,
+                )
         village = values.get("village")
         if village and ctx.village_code(village) is None:
             problems.add(n, _label(row, h["village"]), "本镇没有这个村（社区）", village)
@@ -358,7 +397,10 @@ def _next_codes(taken: set[str]) -> Callable[[], str]:
 
 
 def _unit_records(
-    table: SourceTable, parsed: list[dict[str, Any]], present: set[str], ctx: _UnitContext,
+    table: SourceTable,
+    parsed: list[dict[str, Any]],
+    present: set[str],
+    ctx: _UnitContext,
     town_code: str,
 ) -> list[dict[str, Any]]:
     """Rows as table values: references resolved, 三管三必须 and village derived."""
@@ -367,12 +409,25 @@ def _unit_records(
     for row, values in zip(table.rows, parsed, strict=True):
         geom = row.geometry
         record: dict[str, Any] = {"town_code": town_code, "uscc": values["uscc"], "geom": geom}
-        for f in ("name", "address", "industry_code", "risk_color", "fire_key_level",
-                  "nine_small_category", "gas_use", "status", "employees", "floor_area_m2"):
+        for f in (
+            "name",
+            "address",
+            "industry_code",
+            "risk_color",
+            "fire_key_level",
+            "nine_small_category",
+            "gas_use",
+            "status",
+            "employees",
+            "floor_area_m2",
+        ):
             if f in present:
                 record[f] = _enum_value(values.get(f))
-        for f, default in (("fire_key_level", "none"), ("gas_use", "none"),
-                           ("status", "operating")):
+        for f, default in (
+            ("fire_key_level", "none"),
+            ("gas_use", "none"),
+            ("status", "operating"),
+        ):
             if f in record and record[f] is None:
                 record[f] = default
         old = ctx.existing.get(values["uscc"])
@@ -385,11 +440,11 @@ def _unit_records(
             )
         department, high_risk = ctx.industry(values["industry_code"]) or ("AJB", False)
         record["department_code"] = (
-            ctx.departments[_fold(values["department"])] if values.get("department")
-            else department
+            ctx.departments[_fold(values["department"])] if values.get("department") else department
         )
-        record["high_risk"] = values["high_risk"] if values.get("high_risk") is not None \
-            else high_risk
+        record["high_risk"] = (
+            values["high_risk"] if values.get("high_risk") is not None else high_risk
+        )
         records.append(record)
     return records
 
@@ -455,9 +510,14 @@ def import_units(
     update_fields = [f for f in UNIT_COMPARED if written and f in written[0]] + ["geom"]
     _upsert(conn, Unit, written, {"constraint": "uq_units_town_uscc"}, update_fields)
     return ImportReport(
-        source=str(source_path), rows=len(records), inserted=len(inserts),
-        updated=len(updates), unchanged=unchanged, input_crs=table.input_crs,
-        inserted_keys=[r["uscc"] for r in inserts], updated_keys=[r["uscc"] for r in updates],
+        source=str(source_path),
+        rows=len(records),
+        inserted=len(inserts),
+        updated=len(updates),
+        unchanged=unchanged,
+        input_crs=table.input_crs,
+        inserted_keys=[r["uscc"] for r in inserts],
+        updated_keys=[r["uscc"] for r in updates],
     )
 
 
@@ -504,15 +564,19 @@ def import_villages(
         When any row has a problem; the database is untouched.
     """
     town = _town_geometry(conn, town_code)
-    table = read_source(source_path, fmt=fmt, coords=coords,
-                        header_keys=VILLAGE_LEDGER.header_keys)
+    table = read_source(source_path, fmt=fmt, coords=coords, header_keys=VILLAGE_LEDGER.header_keys)
     problems = _Problems()
     parsed, present = _parse_rows(table, VILLAGE_LEDGER, problems)
     existing: dict[str, dict[str, Any]] = {}
     other_town: dict[str, str] = {}
-    for stored in conn.execute(select(Village.town_code, Village.code,
-                                      *[getattr(Village, f) for f in VILLAGE_COMPARED],
-                                      func.ST_AsBinary(Village.geom).label("wkb"))):
+    for stored in conn.execute(
+        select(
+            Village.town_code,
+            Village.code,
+            *[getattr(Village, f) for f in VILLAGE_COMPARED],
+            func.ST_AsBinary(Village.geom).label("wkb"),
+        )
+    ):
         if stored.town_code != town_code:
             other_town[stored.code] = stored.town_code
             continue
@@ -536,8 +600,9 @@ def import_villages(
                 problems.add(n, header["code"], f"与第{seen[code]}行重复", code)
             else:
                 seen[code] = n
-        reasons = polygon_problems(row.geometry, max_area_m2=max_area_m2, within=town,
-                                   tolerance_m=tolerance_m)
+        reasons = polygon_problems(
+            row.geometry, max_area_m2=max_area_m2, within=town, tolerance_m=tolerance_m
+        )
         if reasons:
             problems.add(n, "几何", "；".join(reasons))
     if not table.rows:
@@ -547,8 +612,11 @@ def import_villages(
 
     records = []
     for row, values in zip(table.rows, parsed, strict=True):
-        record: dict[str, Any] = {"code": values["code"], "town_code": town_code,
-                                  "geom": _as_multi(row.geometry)}
+        record: dict[str, Any] = {
+            "code": values["code"],
+            "town_code": town_code,
+            "geom": _as_multi(row.geometry),
+        }
         for f in VILLAGE_COMPARED:
             if f in present:
                 record[f] = _enum_value(values.get(f))
@@ -558,7 +626,12 @@ def import_villages(
     update_fields = [f for f in VILLAGE_COMPARED if written and f in written[0]] + ["geom"]
     _upsert(conn, Village, written, {"index_elements": ["code"]}, update_fields)
     return ImportReport(
-        source=str(source_path), rows=len(records), inserted=len(inserts),
-        updated=len(updates), unchanged=unchanged, input_crs=table.input_crs,
-        inserted_keys=[r["code"] for r in inserts], updated_keys=[r["code"] for r in updates],
+        source=str(source_path),
+        rows=len(records),
+        inserted=len(inserts),
+        updated=len(updates),
+        unchanged=unchanged,
+        input_crs=table.input_crs,
+        inserted_keys=[r["code"] for r in inserts],
+        updated_keys=[r["code"] for r in updates],
     )

@@ -28,9 +28,17 @@ Coords = str | int
 Datum = Literal["wgs84", "gcj02", "bd09"]
 
 SUFFIX_FORMATS: dict[str, Format] = {
-    ".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv",
-    ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".shp": "shp",
-    ".kml": "kml", ".kmz": "kml", ".zip": "zip",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".shp": "shp",
+    ".kml": "kml",
+    ".kmz": "kml",
+    ".zip": "zip",
 }
 #: Inside a zip, the first kind found in this order is read.
 ZIP_PREFERENCE = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".xlsx", ".csv")
@@ -154,8 +162,13 @@ def to_storage(
     if (~projected).any():
         out[~projected] = geometry_to_wgs(arr[~projected], datum)
     for srid in ACCEPTED_PROJECTED:
-        mask = np.array([bool(p) and x is not None and guess_projected_srid(x) == srid
-                         for p, x in zip(projected, first_x, strict=True)], dtype=bool)
+        mask = np.array(
+            [
+                bool(p) and x is not None and guess_projected_srid(x) == srid
+                for p, x in zip(projected, first_x, strict=True)
+            ],
+            dtype=bool,
+        )
         if mask.any():
             out[mask] = _project(arr[mask], srid)
             used = srid if not (~projected).any() else used
@@ -201,9 +214,7 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _find_header(
-    grid: Sequence[tuple[int, list[Any]]], header_keys: Collection[str]
-) -> int | None:
+def _find_header(grid: Sequence[tuple[int, list[Any]]], header_keys: Collection[str]) -> int | None:
     """Index in ``grid`` of the row that matches most of ``header_keys`` (at least two)."""
     keys = {normalise_header(k) for k in header_keys}
     best, best_score = None, 1 if len(keys) > 1 else 0
@@ -227,7 +238,7 @@ def _rows_from_grid(
         raise ImportRejected([RowProblem(1, "表头", reason)], source)
     headers = [normalise_header(c) for c in grid[at][1]]
     rows = []
-    for number, cells in grid[at + 1:]:
+    for number, cells in grid[at + 1 :]:
         if all(_is_blank(c) for c in cells):
             continue
         values = {h: (cells[j] if j < len(cells) else None) for j, h in enumerate(headers) if h}
@@ -248,11 +259,7 @@ def _excel_grids(path: Path) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
             for r in range(rng.min_row, rng.max_row + 1):
                 for c in range(rng.min_col, rng.max_col + 1):
                     sheet.cell(r, c).value = value
-        grid = [
-            (cells[0].row, [c.value for c in cells])
-            for cells in sheet.iter_rows()
-            if cells
-        ]
+        grid = [(cells[0].row, [c.value for c in cells]) for cells in sheet.iter_rows() if cells]
         grids.append((sheet.title, grid))
     return grids
 
@@ -450,8 +457,14 @@ def read_source(
     if fmt == "zip":
         with tempfile.TemporaryDirectory(prefix="gridsafe-import-") as tmp:
             inner = _from_zip(path, Path(tmp))
-            table = read_source(inner, coords=coords, header_keys=header_keys, lonlat=lonlat,
-                                sheet=sheet, layer=layer)
+            table = read_source(
+                inner,
+                coords=coords,
+                header_keys=header_keys,
+                lonlat=lonlat,
+                sheet=sheet,
+                layer=layer,
+            )
         table.source, table.fmt = str(path), "zip"
         return table
 

@@ -19,18 +19,41 @@ _THIN = Side(style="thin")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _WRAP = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-TEAM_HEADERS = ["序号", "单位名称", "所属村（社区）", "地址", "重点单位类别",
-                *[r.label for r in TEAM_ROLES], "缺岗", "备注"]
-GRID_HEADERS = ["序号", "网格（村/社区）", "网格长", "网格长电话", "网格员", "网格员电话",
-                "在册单位数", "缺岗", "备注"]
+TEAM_HEADERS = [
+    "序号",
+    "单位名称",
+    "所属村（社区）",
+    "地址",
+    "重点单位类别",
+    *[r.label for r in TEAM_ROLES],
+    "缺岗",
+    "备注",
+]
+GRID_HEADERS = [
+    "序号",
+    "网格（村/社区）",
+    "网格长",
+    "网格长电话",
+    "网格员",
+    "网格员电话",
+    "在册单位数",
+    "缺岗",
+    "备注",
+]
 
 
 def _person(members: Sequence[Member]) -> str:
     return "、".join(f"{m.name}（{m.department}）\n{m.phone or ''}".strip() for m in members)
 
 
-def _sheet(ws: Worksheet, title: str, subtitle: str, headers: list[str],
-           rows: list[list[object]], widths: list[int]) -> None:
+def _sheet(
+    ws: Worksheet,
+    title: str,
+    subtitle: str,
+    headers: list[str],
+    rows: list[list[object]],
+    widths: list[int],
+) -> None:
     n = len(headers)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
     ws.cell(1, 1, title).font = Font(name="宋体", size=18, bold=True)
@@ -62,40 +85,68 @@ def _sheet(ws: Worksheet, title: str, subtitle: str, headers: list[str],
     ws.cell(last, n - 1, "（盖章）").alignment = Alignment(horizontal="right")
 
 
-def team_roster(teams: Sequence[TeamView], town_name: str, on: dt.date,
-                out: Path | IO[bytes]) -> None:
+def team_roster(
+    teams: Sequence[TeamView], town_name: str, on: dt.date, out: Path | IO[bytes]
+) -> None:
     """Write the 消防安全重点单位“五包一”责任公示表."""
     rows: list[list[object]] = []
     for i, t in enumerate(teams, start=1):
         by_role = {r.value: [m for m in t.members if m.role == r.value] for r in TEAM_ROLES}
-        rows.append([i, t.unit_name, t.village_name or "", t.address or "", t.fire_key_label,
-                     *[_person(by_role[r.value]) for r in TEAM_ROLES],
-                     "、".join(t.missing_labels), ""])
+        rows.append(
+            [
+                i,
+                t.unit_name,
+                t.village_name or "",
+                t.address or "",
+                t.fire_key_label,
+                *[_person(by_role[r.value]) for r in TEAM_ROLES],
+                "、".join(t.missing_labels),
+                "",
+            ]
+        )
     wb = Workbook()
     ws = wb.active
     ws.title = "五包一责任公示表"
-    _sheet(ws, f"{town_name}消防安全重点单位“五包一”责任公示表",
-           f"截至 {on.year}年{on.month}月{on.day}日", TEAM_HEADERS, rows,
-           [6, 28, 12, 30, 14, 18, 18, 18, 18, 18, 12, 10])
+    _sheet(
+        ws,
+        f"{town_name}消防安全重点单位“五包一”责任公示表",
+        f"截至 {on.year}年{on.month}月{on.day}日",
+        TEAM_HEADERS,
+        rows,
+        [6, 28, 12, 30, 14, 18, 18, 18, 18, 18, 12, 10],
+    )
     wb.save(out)
 
 
-def grid_roster(grids: Sequence[GridView], town_name: str, on: dt.date,
-                out: Path | IO[bytes]) -> None:
+def grid_roster(
+    grids: Sequence[GridView], town_name: str, on: dt.date, out: Path | IO[bytes]
+) -> None:
     """Write the 安全生产网格化管理责任公示表 (one row per village grid)."""
     rows: list[list[object]] = []
     labels = {"grid_chief": "网格长", "grid_member": "网格员"}
     for i, g in enumerate(grids, start=1):
-        rows.append([
-            i, g.village_name, "、".join(m.name for m in g.chief),
-            "、".join(m.phone or "" for m in g.chief), "、".join(m.name for m in g.members),
-            "、".join(m.phone or "" for m in g.members), g.units,
-            "、".join(labels.get(r, r) for r in g.missing_roles), "",
-        ])
+        rows.append(
+            [
+                i,
+                g.village_name,
+                "、".join(m.name for m in g.chief),
+                "、".join(m.phone or "" for m in g.chief),
+                "、".join(m.name for m in g.members),
+                "、".join(m.phone or "" for m in g.members),
+                g.units,
+                "、".join(labels.get(r, r) for r in g.missing_roles),
+                "",
+            ]
+        )
     wb = Workbook()
     ws = wb.active
     ws.title = "网格责任公示表"
-    _sheet(ws, f"{town_name}安全生产网格化管理责任公示表",
-           f"截至 {on.year}年{on.month}月{on.day}日", GRID_HEADERS, rows,
-           [6, 16, 12, 14, 16, 14, 10, 12, 12])
+    _sheet(
+        ws,
+        f"{town_name}安全生产网格化管理责任公示表",
+        f"截至 {on.year}年{on.month}月{on.day}日",
+        GRID_HEADERS,
+        rows,
+        [6, 16, 12, 14, 16, 14, 10, 12, 12],
+    )
     wb.save(out)

@@ -14,8 +14,19 @@ from gis.access import Scope, scope_clause
 from gis.crs import METRIC_SRID, STORAGE_SRID, transformer
 from gis.db.models import Department, Road, Staff, Unit, Village
 
-STAFF_COLUMNS = ("id", "town_code", "code", "name", "department_code", "role",
-                 "home_village_code", "capacity_units", "capacity_teams", "phone", "active")
+STAFF_COLUMNS = (
+    "id",
+    "town_code",
+    "code",
+    "name",
+    "department_code",
+    "role",
+    "home_village_code",
+    "capacity_units",
+    "capacity_teams",
+    "phone",
+    "active",
+)
 
 
 def staff_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
@@ -31,9 +42,20 @@ def staff_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
 def units_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Every unit of ``town`` with the columns the slot rules need and its lon/lat."""
     return (
-        select(Unit.id, Unit.town_code, Unit.code, Unit.name, Unit.village_code,
-               Unit.department_code, Unit.industry_code, Unit.status, Unit.fire_key_level,
-               Unit.address, gf.ST_X(Unit.geom).label("lon"), gf.ST_Y(Unit.geom).label("lat"))
+        select(
+            Unit.id,
+            Unit.town_code,
+            Unit.code,
+            Unit.name,
+            Unit.village_code,
+            Unit.department_code,
+            Unit.industry_code,
+            Unit.status,
+            Unit.fire_key_level,
+            Unit.address,
+            gf.ST_X(Unit.geom).label("lon"),
+            gf.ST_Y(Unit.geom).label("lat"),
+        )
         .where(Unit.town_code == town, scope_clause(Unit, scope))
         .order_by(Unit.id)
     )
@@ -43,8 +65,14 @@ def villages_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Villages of ``town`` with a point on their surface (where a 网格长 travels to)."""
     point = gf.ST_PointOnSurface(Village.geom)
     return (
-        select(Village.code, Village.town_code, Village.name, Village.kind,
-               gf.ST_X(point).label("lon"), gf.ST_Y(point).label("lat"))
+        select(
+            Village.code,
+            Village.town_code,
+            Village.name,
+            Village.kind,
+            gf.ST_X(point).label("lon"),
+            gf.ST_Y(point).label("lat"),
+        )
         .where(Village.town_code == town, scope_clause(Village, scope))
         .order_by(Village.code)
     )
@@ -53,11 +81,17 @@ def villages_in_town(town: str, scope: Scope) -> Select[*tuple[Any, ...]]:
 def road_edges(town: str) -> Select[*tuple[Any, ...]]:
     """Routable edges of ``town`` with the lon/lat of their two ends."""
     return (
-        select(Road.id, Road.source, Road.target, Road.cost_s, Road.reverse_cost_s,
-               gf.ST_X(gf.ST_StartPoint(Road.geom)).label("lon0"),
-               gf.ST_Y(gf.ST_StartPoint(Road.geom)).label("lat0"),
-               gf.ST_X(gf.ST_EndPoint(Road.geom)).label("lon1"),
-               gf.ST_Y(gf.ST_EndPoint(Road.geom)).label("lat1"))
+        select(
+            Road.id,
+            Road.source,
+            Road.target,
+            Road.cost_s,
+            Road.reverse_cost_s,
+            gf.ST_X(gf.ST_StartPoint(Road.geom)).label("lon0"),
+            gf.ST_Y(gf.ST_StartPoint(Road.geom)).label("lat0"),
+            gf.ST_X(gf.ST_EndPoint(Road.geom)).label("lon1"),
+            gf.ST_Y(gf.ST_EndPoint(Road.geom)).label("lat1"),
+        )
         .where(Road.town_code == town)
         .order_by(Road.id)
     )
@@ -96,11 +130,10 @@ def edges_frame(conn: Connection, town: str) -> pd.DataFrame:
 _PGR_COSTS = text(files("gis.queries").joinpath("assignment_travel.sql").read_text("utf-8"))
 
 
-def pgr_node_costs(conn: Connection, town: str, sources: list[int],
-                   targets: list[int]) -> pd.DataFrame:
+def pgr_node_costs(
+    conn: Connection, town: str, sources: list[int], targets: list[int]
+) -> pd.DataFrame:
     """Many-to-many node costs by pgRouting (``start_vid``, ``end_vid``, ``agg_cost``)."""
-    query = _PGR_COSTS.bindparams(
-        bindparam("town"), bindparam("sources"), bindparam("targets")
-    )
+    query = _PGR_COSTS.bindparams(bindparam("town"), bindparam("sources"), bindparam("targets"))
     rows = conn.execute(query, {"town": town, "sources": sources, "targets": targets})
     return pd.DataFrame(rows.fetchall(), columns=["start_vid", "end_vid", "agg_cost"])

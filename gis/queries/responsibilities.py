@@ -34,42 +34,71 @@ def held_on(on: dt.date) -> ColumnElement[bool]:
     )
 
 
-def responsibilities_on(town: str, on: dt.date, scope: Scope,
-                        people_in_scope: bool = True) -> Select[*tuple[Any, ...]]:
+def responsibilities_on(
+    town: str, on: dt.date, scope: Scope, people_in_scope: bool = True
+) -> Select[*tuple[Any, ...]]:
     """Every record of ``town`` in force on ``on``, with the holder's name, phone and role.
 
     With ``people_in_scope`` (the default) only holders the scope may see as staff are listed;
     ``False`` lists every holder of a visible slot (used only to tell filled from empty slots).
     """
     return (
-        select(Responsibility.id, Responsibility.staff_id, Responsibility.role,
-               Responsibility.village_code, Responsibility.unit_id, Responsibility.valid_from,
-               Responsibility.reason, Staff.code.label("staff_code"),
-               Staff.name.label("staff_name"), Staff.phone, Staff.department_code,
-               Staff.role.label("staff_role"))
+        select(
+            Responsibility.id,
+            Responsibility.staff_id,
+            Responsibility.role,
+            Responsibility.village_code,
+            Responsibility.unit_id,
+            Responsibility.valid_from,
+            Responsibility.reason,
+            Staff.code.label("staff_code"),
+            Staff.name.label("staff_name"),
+            Staff.phone,
+            Staff.department_code,
+            Staff.role.label("staff_role"),
+        )
         .join(Staff, Staff.id == Responsibility.staff_id)
-        .where(Responsibility.town_code == town, held_on(on),
-               scope_clause(Responsibility, scope),
-               scope_clause(Staff, scope) if people_in_scope else true())
-        .order_by(Responsibility.role, Responsibility.village_code, Responsibility.unit_id,
-                  Responsibility.staff_id)
+        .where(
+            Responsibility.town_code == town,
+            held_on(on),
+            scope_clause(Responsibility, scope),
+            scope_clause(Staff, scope) if people_in_scope else true(),
+        )
+        .order_by(
+            Responsibility.role,
+            Responsibility.village_code,
+            Responsibility.unit_id,
+            Responsibility.staff_id,
+        )
     )
 
 
-def responsible_for_unit(
-    unit_id: int, on: dt.date, scope: Scope
-) -> Select[*tuple[Any, ...]]:
+def responsible_for_unit(unit_id: int, on: dt.date, scope: Scope) -> Select[*tuple[Any, ...]]:
     """Who was responsible for unit ``unit_id`` on ``on``: its inspector, its 五包一 team and
     the chief and members of the grid the unit lies in."""
     unit = select(Unit.village_code).where(Unit.id == unit_id).scalar_subquery()
     return (
-        select(Responsibility.id, Responsibility.role, Responsibility.staff_id,
-               Staff.code.label("staff_code"), Staff.name.label("staff_name"), Staff.phone,
-               Staff.department_code, Responsibility.unit_id, Responsibility.village_code,
-               Responsibility.valid_from, Responsibility.valid_to, Responsibility.reason)
+        select(
+            Responsibility.id,
+            Responsibility.role,
+            Responsibility.staff_id,
+            Staff.code.label("staff_code"),
+            Staff.name.label("staff_name"),
+            Staff.phone,
+            Staff.department_code,
+            Responsibility.unit_id,
+            Responsibility.village_code,
+            Responsibility.valid_from,
+            Responsibility.valid_to,
+            Responsibility.reason,
+        )
         .join(Staff, Staff.id == Responsibility.staff_id)
-        .where(or_(Responsibility.unit_id == unit_id, Responsibility.village_code == unit),
-               held_on(on), scope_clause(Responsibility, scope), scope_clause(Staff, scope))
+        .where(
+            or_(Responsibility.unit_id == unit_id, Responsibility.village_code == unit),
+            held_on(on),
+            scope_clause(Responsibility, scope),
+            scope_clause(Staff, scope),
+        )
         .order_by(Responsibility.role, Responsibility.staff_id)
     )
 
@@ -96,13 +125,17 @@ def close(conn: Connection, ids: Sequence[int], on: dt.date, reason: str | None 
         return 0
     stmt = (
         update(Responsibility)
-        .where(Responsibility.id.in_(list(ids)), Responsibility.valid_to.is_(None),
-               Responsibility.valid_from < on)
+        .where(
+            Responsibility.id.in_(list(ids)),
+            Responsibility.valid_to.is_(None),
+            Responsibility.valid_from < on,
+        )
         .values(valid_to=on)
     )
     closed = conn.execute(stmt).rowcount
     same_day = Responsibility.__table__.delete().where(
-        Responsibility.id.in_(list(ids)), Responsibility.valid_to.is_(None),
+        Responsibility.id.in_(list(ids)),
+        Responsibility.valid_to.is_(None),
         Responsibility.valid_from >= on,
     )
     return int(closed) + int(conn.execute(same_day).rowcount)

@@ -107,8 +107,10 @@ class Inputs:
 
 def check_may_run(scope: Scope, town: str, dry_run: bool) -> None:
     """Refuse a run the scope may not make: it must cover the whole town; writing needs rights."""
-    if scope.role not in RUNNERS or not scope.allows_town(town) or (
-        scope.village_codes is not None or scope.department_codes is not None
+    if (
+        scope.role not in RUNNERS
+        or not scope.allows_town(town)
+        or (scope.village_codes is not None or scope.department_codes is not None)
     ):
         raise Forbidden(f"分配需要覆盖全镇 {town} 的镇或区安委办账号")
     if not dry_run and scope.read_only:
@@ -139,10 +141,15 @@ def pair_costs(inputs: Inputs, slots: pd.DataFrame, pairs: pd.DataFrame) -> np.n
     # A person without a base point starts where their colleagues do (the town seat).
     lon, lat = lon.fillna(lon.median()), lat.fillna(lat.median())
     origin_xy = q.metric_xy(lon, lat)
-    places = pd.concat([
-        inputs.units.assign(place="u" + inputs.units["id"].astype(str))[["place", "lon", "lat"]],
-        inputs.villages.assign(place="v" + inputs.villages["code"])[["place", "lon", "lat"]],
-    ], ignore_index=True)
+    places = pd.concat(
+        [
+            inputs.units.assign(place="u" + inputs.units["id"].astype(str))[
+                ["place", "lon", "lat"]
+            ],
+            inputs.villages.assign(place="v" + inputs.villages["code"])[["place", "lon", "lat"]],
+        ],
+        ignore_index=True,
+    )
     dest_xy = q.metric_xy(places["lon"], places["lat"])
     place_of_slot = rules.place_key(slots)
     place_index = pd.Series(np.arange(len(places)), index=places["place"])
@@ -156,8 +163,9 @@ def pair_costs(inputs: Inputs, slots: pd.DataFrame, pairs: pd.DataFrame) -> np.n
     return road_graph.pair_travel_seconds(graph, origin_xy, dest_xy, pair_origin, pair_dest)
 
 
-def plan(inputs: Inputs, *, travel_tolerance: float = 0.05
-         ) -> tuple[pd.DataFrame, pd.DataFrame, core.Solution, dict[str, float]]:
+def plan(
+    inputs: Inputs, *, travel_tolerance: float = 0.05
+) -> tuple[pd.DataFrame, pd.DataFrame, core.Solution, dict[str, float]]:
     """Slots, current seats, the solution and timings — no database."""
     t0 = time.perf_counter()
     slots = rules.required_slots(inputs.villages, inputs.units, inputs.staff)
@@ -170,13 +178,21 @@ def plan(inputs: Inputs, *, travel_tolerance: float = 0.05
     solution = core.solve(problem, travel_tolerance=travel_tolerance)
     t3 = time.perf_counter()
     assigned = core.to_frame(slots, inputs.staff, solution)
-    assigned = assigned.assign(before=assigned.index.map(
-        current.set_index("slot")["staff_id"]).astype("Int64"))
+    assigned = assigned.assign(
+        before=assigned.index.map(current.set_index("slot")["staff_id"]).astype("Int64")
+    )
     return assigned, pairs, solution, {"rules": t1 - t0, "travel": t2 - t1, "solve": t3 - t2}
 
 
-def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
-                   dry_run: bool = True, author: str | None = None) -> RunReport:
+def run_assignment(
+    conn: Connection,
+    town: str,
+    as_of: dt.date,
+    scope: Scope,
+    *,
+    dry_run: bool = True,
+    author: str | None = None,
+) -> RunReport:
     """Assign every slot of ``town`` as of ``as_of``; unless ``dry_run``, write the changes.
 
     Changed records are closed (``valid_to = as_of``) and new ones opened (``valid_from =
@@ -189,7 +205,8 @@ def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"assign:{town}"})
     latest = conn.execute(
         select(func.max(Responsibility.valid_from)).where(
-            Responsibility.town_code == town, Responsibility.valid_to.is_(None))
+            Responsibility.town_code == town, Responsibility.valid_to.is_(None)
+        )
     ).scalar()
     if latest is not None and as_of < latest:
         raise InvalidInput(f"as_of {as_of} 早于现行责任记录的生效日期 {latest}")
@@ -199,13 +216,23 @@ def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
     names = _place_names(inputs)
     changes, close_ids, opens = diff(assigned, pairs, inputs, names, town, as_of)
     report = RunReport(
-        town_code=town, as_of=as_of, dry_run=dry_run, written=False,
-        required=len(assigned), filled=solution.filled, kept=solution.kept,
-        travel_s=solution.travel, travel_best_s=solution.travel_best,
-        travel_bound_s=solution.travel_bound, gap=solution.gap,
-        optimal=solution.optimal, max_load_permille=solution.max_load_permille,
-        slots=slot_counts(assigned), infeasibilities=explain(assigned, pairs, inputs, names),
-        changes=changes, seconds=seconds,
+        town_code=town,
+        as_of=as_of,
+        dry_run=dry_run,
+        written=False,
+        required=len(assigned),
+        filled=solution.filled,
+        kept=solution.kept,
+        travel_s=solution.travel,
+        travel_best_s=solution.travel_best,
+        travel_bound_s=solution.travel_bound,
+        gap=solution.gap,
+        optimal=solution.optimal,
+        max_load_permille=solution.max_load_permille,
+        slots=slot_counts(assigned),
+        infeasibilities=explain(assigned, pairs, inputs, names),
+        changes=changes,
+        seconds=seconds,
     )
     if not dry_run:
         t_w = time.perf_counter()
@@ -216,12 +243,23 @@ def run_assignment(conn: Connection, town: str, as_of: dt.date, scope: Scope, *,
                 "slots": [asdict(s) for s in report.slots],
                 "infeasibilities": [i.message for i in report.infeasibilities],
             }
-            report.run_id = conn.execute(insert(AssignmentRun).values(
-                town_code=town, as_of=as_of, author=author, required=report.required,
-                filled=report.filled, changes=len(changes), travel_s=report.travel_s,
-                travel_bound_s=report.travel_bound_s, gap=report.gap,
-                seconds={k: round(v, 4) for k, v in seconds.items()}, summary=summary,
-            ).returning(AssignmentRun.id)).scalar_one()
+            report.run_id = conn.execute(
+                insert(AssignmentRun)
+                .values(
+                    town_code=town,
+                    as_of=as_of,
+                    author=author,
+                    required=report.required,
+                    filled=report.filled,
+                    changes=len(changes),
+                    travel_s=report.travel_s,
+                    travel_bound_s=report.travel_bound_s,
+                    gap=report.gap,
+                    seconds={k: round(v, 4) for k, v in seconds.items()},
+                    summary=summary,
+                )
+                .returning(AssignmentRun.id)
+            ).scalar_one()
         report.written = True
         report.seconds["write"] = time.perf_counter() - t_w
     return report
@@ -232,21 +270,30 @@ def slot_counts(assigned: pd.DataFrame) -> list[SlotCount]:
     for role in ResponsibilityRole:
         rows = assigned[assigned["role"] == role.value]
         if len(rows):
-            out.append(SlotCount(role.value, role.label, len(rows),
-                                 int(rows["staff_id"].notna().sum())))
+            out.append(
+                SlotCount(role.value, role.label, len(rows), int(rows["staff_id"].notna().sum()))
+            )
     return out
 
 
 def _place_names(inputs: Inputs) -> dict[str, str]:
-    names = {"v" + c: n for c, n in zip(inputs.villages["code"], inputs.villages["name"],
-                                         strict=True)}
-    names.update({"u" + str(i): n for i, n in zip(inputs.units["id"], inputs.units["name"],
-                                                   strict=True)})
+    names = {
+        "v" + c: n for c, n in zip(inputs.villages["code"], inputs.villages["name"], strict=True)
+    }
+    names.update(
+        {"u" + str(i): n for i, n in zip(inputs.units["id"], inputs.units["name"], strict=True)}
+    )
     return names
 
 
-def diff(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs, names: dict[str, str],
-         town: str, as_of: dt.date) -> tuple[list[Change], list[int], list[dict[str, Any]]]:
+def diff(
+    assigned: pd.DataFrame,
+    pairs: pd.DataFrame,
+    inputs: Inputs,
+    names: dict[str, str],
+    town: str,
+    as_of: dt.date,
+) -> tuple[list[Change], list[int], list[dict[str, Any]]]:
     """Who gains and loses what, with reasons; the record ids to close and the rows to open."""
     staff = inputs.staff.set_index("id")
     staff_name = staff["name"].to_dict()
@@ -256,8 +303,12 @@ def diff(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs, names: dic
     record_of: dict[tuple[str, str, int], int] = {}
     if len(holders):
         hp = rules.place_key(holders.assign(role=holders["role"].astype(str)))
-        record_of = {(r, p, int(s)): int(i) for r, p, s, i in zip(
-            holders["role"].astype(str), hp, holders["staff_id"], holders["id"], strict=True)}
+        record_of = {
+            (r, p, int(s)): int(i)
+            for r, p, s, i in zip(
+                holders["role"].astype(str), hp, holders["staff_id"], holders["id"], strict=True
+            )
+        }
     changes: list[Change] = []
     close_ids: list[int] = []
     opens: list[dict[str, Any]] = []
@@ -272,25 +323,35 @@ def diff(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs, names: dic
             continue
         role = ResponsibilityRole(row["role"])
         reason = _reason(before, after, slot, staff, eligible)
-        changes.append(Change(
-            role=role.value, role_label=role.label,
-            village_code=row["village_code"] if role in rules.GRID_ROLES else None,
-            unit_id=None if pd.isna(row["unit_id"]) else int(row["unit_id"]),
-            place_name=names.get(key_place, key_place),
-            before_staff_id=before, before_name=staff_name.get(before) if before else None,
-            after_staff_id=after, after_name=staff_name.get(after) if after else None,
-            reason=reason,
-        ))
+        changes.append(
+            Change(
+                role=role.value,
+                role_label=role.label,
+                village_code=row["village_code"] if role in rules.GRID_ROLES else None,
+                unit_id=None if pd.isna(row["unit_id"]) else int(row["unit_id"]),
+                place_name=names.get(key_place, key_place),
+                before_staff_id=before,
+                before_name=staff_name.get(before) if before else None,
+                after_staff_id=after,
+                after_name=staff_name.get(after) if after else None,
+                reason=reason,
+            )
+        )
         if before is not None:
             close_ids.append(record_of[(row["role"], key_place, before)])
         if after is not None:
             grid = role in rules.GRID_ROLES
-            opens.append({
-                "town_code": town, "staff_id": after, "role": role.value,
-                "village_code": row["village_code"] if grid else None,
-                "unit_id": None if grid else int(row["unit_id"]),
-                "valid_from": as_of, "reason": reason,
-            })
+            opens.append(
+                {
+                    "town_code": town,
+                    "staff_id": after,
+                    "role": role.value,
+                    "village_code": row["village_code"] if grid else None,
+                    "unit_id": None if grid else int(row["unit_id"]),
+                    "valid_from": as_of,
+                    "reason": reason,
+                }
+            )
     # Records for slots that no longer exist (unit closed, seat withdrawn) are closed too.
     if len(holders):
         for rec in holders.itertuples():
@@ -300,19 +361,31 @@ def diff(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs, names: dic
             unit_id = None if pd.isna(rec.unit_id) else int(rec.unit_id)
             pkey = f"v{rec.village_code}" if role in rules.GRID_ROLES else f"u{unit_id}"
             reason = "岗位已不再需要（单位停业、关闭或不再是重点单位，或网格员席位减少）"
-            changes.append(Change(
-                role=role.value, role_label=role.label,
-                village_code=rec.village_code if role in rules.GRID_ROLES else None,
-                unit_id=unit_id, place_name=names.get(pkey, pkey),
-                before_staff_id=int(rec.staff_id), before_name=staff_name.get(int(rec.staff_id)),
-                after_staff_id=None, after_name=None, reason=reason,
-            ))
+            changes.append(
+                Change(
+                    role=role.value,
+                    role_label=role.label,
+                    village_code=rec.village_code if role in rules.GRID_ROLES else None,
+                    unit_id=unit_id,
+                    place_name=names.get(pkey, pkey),
+                    before_staff_id=int(rec.staff_id),
+                    before_name=staff_name.get(int(rec.staff_id)),
+                    after_staff_id=None,
+                    after_name=None,
+                    reason=reason,
+                )
+            )
             close_ids.append(int(rec.id))
     return changes, close_ids, opens
 
 
-def _reason(before: int | None, after: int | None, slot: int, staff: pd.DataFrame,
-            eligible: set[tuple[int, int]]) -> str:
+def _reason(
+    before: int | None,
+    after: int | None,
+    slot: int,
+    staff: pd.DataFrame,
+    eligible: set[tuple[int, int]],
+) -> str:
     if before is None:
         return "补充空缺岗位" if after is not None else ""
     who = staff["name"].get(before, f"#{before}")
@@ -327,8 +400,9 @@ def _reason(before: int | None, after: int | None, slot: int, staff: pd.DataFram
     return why + f"，由{staff['name'].get(after, after)}接替"
 
 
-def explain(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs,
-            names: dict[str, str]) -> list[Infeasibility]:
+def explain(
+    assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs, names: dict[str, str]
+) -> list[Infeasibility]:
     """Group the empty slots by who could have filled them and say why nobody did."""
     empty = assigned[assigned["staff_id"].isna()]
     if empty.empty:
@@ -373,8 +447,10 @@ def explain(assigned: pd.DataFrame, pairs: pd.DataFrame, inputs: Inputs,
                 msg = f"{where} {rule.who} {column} {cap} < {demand} {unit_word}（{n} 个未分配）"
                 code = "capacity_short"
             else:
-                msg = (f"{where} {rule.who} 的 {column} 共 {cap}，但已被其他岗位占用或受"
-                       f"同组不得重复限制，{n} 个{role.label}岗位未分配")
+                msg = (
+                    f"{where} {rule.who} 的 {column} 共 {cap}，但已被其他岗位占用或受"
+                    f"同组不得重复限制，{n} 个{role.label}岗位未分配"
+                )
                 code = "capacity_shared"
             out.append(Infeasibility(code, role.value, where, n, demand, cap, msg))
     return out
@@ -431,12 +507,19 @@ class GridView:
 
 
 def _members(rows: pd.DataFrame, departments: dict[str, str]) -> list[Member]:
-    return [Member(
-        role=str(r.role), role_label=ResponsibilityRole(str(r.role)).label,
-        staff_id=int(r.staff_id), staff_code=str(r.staff_code), name=str(r.staff_name),
-        phone=None if pd.isna(r.phone) else str(r.phone), department_code=str(r.department_code),
-        department=departments.get(str(r.department_code), str(r.department_code)),
-    ) for r in rows.itertuples()]
+    return [
+        Member(
+            role=str(r.role),
+            role_label=ResponsibilityRole(str(r.role)).label,
+            staff_id=int(r.staff_id),
+            staff_code=str(r.staff_code),
+            name=str(r.staff_name),
+            phone=None if pd.isna(r.phone) else str(r.phone),
+            department_code=str(r.department_code),
+            department=departments.get(str(r.department_code), str(r.department_code)),
+        )
+        for r in rows.itertuples()
+    ]
 
 
 def _all_holders(conn: Connection, town: str, on: dt.date, scope: Scope) -> pd.DataFrame:
@@ -459,8 +542,15 @@ def _on_date(conn: Connection, town: str, on: dt.date, scope: Scope) -> Inputs:
     return read_inputs(conn, town, on, scope)
 
 
-def teams_on(conn: Connection, town: str, on: dt.date, scope: Scope, *,
-             village: str | None = None, incomplete_only: bool = False) -> list[TeamView]:
+def teams_on(
+    conn: Connection,
+    town: str,
+    on: dt.date,
+    scope: Scope,
+    *,
+    village: str | None = None,
+    incomplete_only: bool = False,
+) -> list[TeamView]:
     """The 五包一 teams of the key units ``scope`` can see, as on ``on``."""
     inputs = _on_date(conn, town, on, scope)
     filled = _all_holders(conn, town, on, scope)
@@ -483,12 +573,19 @@ def teams_on(conn: Connection, town: str, on: dt.date, scope: Scope, *,
         miss = missing.loc[missing["unit_id"] == u.id, "role"].tolist()
         level = FireKeyLevel(str(u.fire_key_level))
         view = TeamView(
-            unit_id=int(u.id), unit_code=str(u.code), unit_name=str(u.name),
+            unit_id=int(u.id),
+            unit_code=str(u.code),
+            unit_name=str(u.name),
             address=None if pd.isna(u.address) else str(u.address),
-            village_code=u.village_code, village_name=vnames.get(u.village_code),
-            fire_key_level=level.value, fire_key_label=level.label,
-            lon=float(u.lon), lat=float(u.lat), members=_members(mine, inputs.departments),
-            missing_roles=miss, missing_labels=[ResponsibilityRole(m).label for m in miss],
+            village_code=u.village_code,
+            village_name=vnames.get(u.village_code),
+            fire_key_level=level.value,
+            fire_key_label=level.label,
+            lon=float(u.lon),
+            lat=float(u.lat),
+            members=_members(mine, inputs.departments),
+            missing_roles=miss,
+            missing_labels=[ResponsibilityRole(m).label for m in miss],
         )
         if not incomplete_only or miss:
             out.append(view)
@@ -502,39 +599,56 @@ def grids_on(conn: Connection, town: str, on: dt.date, scope: Scope) -> list[Gri
     slots = rules.required_slots(inputs.villages, inputs.units.iloc[0:0], inputs.staff)
     missing = rules.missing_slots(slots, filled, filled_staff(conn, town, filled))
     h = inputs.holders
-    per_village = inputs.units[rules.needs_inspector(inputs.units)].groupby("village_code").size() \
-        if len(inputs.units) else pd.Series(dtype=int)
+    per_village = (
+        inputs.units[rules.needs_inspector(inputs.units)].groupby("village_code").size()
+        if len(inputs.units)
+        else pd.Series(dtype=int)
+    )
     out = []
     for v in inputs.villages.itertuples():
         mine = h[h["village_code"] == v.code]
-        out.append(GridView(
-            village_code=v.code, village_name=v.name,
-            chief=_members(mine[mine["role"] == ResponsibilityRole.GRID_CHIEF.value],
-                           inputs.departments),
-            members=_members(mine[mine["role"] == ResponsibilityRole.GRID_MEMBER.value],
-                             inputs.departments),
-            missing_roles=sorted(set(missing.loc[missing["village_code"] == v.code, "role"])),
-            units=int(per_village.get(v.code, 0)),
-        ))
+        out.append(
+            GridView(
+                village_code=v.code,
+                village_name=v.name,
+                chief=_members(
+                    mine[mine["role"] == ResponsibilityRole.GRID_CHIEF.value], inputs.departments
+                ),
+                members=_members(
+                    mine[mine["role"] == ResponsibilityRole.GRID_MEMBER.value], inputs.departments
+                ),
+                missing_roles=sorted(set(missing.loc[missing["village_code"] == v.code, "role"])),
+                units=int(per_village.get(v.code, 0)),
+            )
+        )
     return out
 
 
-def responsible_for_unit(conn: Connection, unit_id: int, on: dt.date,
-                         scope: Scope) -> dict[str, Any]:
+def responsible_for_unit(
+    conn: Connection, unit_id: int, on: dt.date, scope: Scope
+) -> dict[str, Any]:
     """Who was responsible for unit ``unit_id`` on ``on`` (inspector, team, grid)."""
     unit = conn.execute(rq.unit_in_scope(unit_id, scope)).first()
     if unit is None:
         raise NotFound(f"单位 {unit_id} 不存在或不在权限范围内")
     rows = q.frame(conn, rq.responsible_for_unit(unit_id, on, scope))
-    people = [{
-        "role": str(r.role), "role_label": ResponsibilityRole(str(r.role)).label,
-        "staff_id": int(r.staff_id), "staff_code": r.staff_code, "name": r.staff_name,
-        "phone": None if pd.isna(r.phone) else r.phone, "department_code": r.department_code,
-        "village_code": None if pd.isna(r.village_code) else r.village_code,
-        "unit_id": None if pd.isna(r.unit_id) else int(r.unit_id),
-        "valid_from": r.valid_from, "valid_to": None if pd.isna(r.valid_to) else r.valid_to,
-        "reason": None if pd.isna(r.reason) else r.reason,
-    } for r in rows.itertuples()]
+    people = [
+        {
+            "role": str(r.role),
+            "role_label": ResponsibilityRole(str(r.role)).label,
+            "staff_id": int(r.staff_id),
+            "staff_code": r.staff_code,
+            "name": r.staff_name,
+            "phone": None if pd.isna(r.phone) else r.phone,
+            "department_code": r.department_code,
+            "village_code": None if pd.isna(r.village_code) else r.village_code,
+            "unit_id": None if pd.isna(r.unit_id) else int(r.unit_id),
+            "valid_from": r.valid_from,
+            "valid_to": None if pd.isna(r.valid_to) else r.valid_to,
+            "reason": None if pd.isna(r.reason) else r.reason,
+        }
+        for r in rows.itertuples()
+    ]
     return {"unit_id": unit_id, "unit_name": unit.name, "on": on, "people": people}
 
 
@@ -545,4 +659,3 @@ def town_name(conn: Connection, town: str, scope: Scope | None = None) -> str:
     if name is None:
         raise NotFound(f"镇 {town} 不存在")
     return str(name)
-
