@@ -55,6 +55,7 @@ class ImportResult(BaseModel):
     unchanged: int
     dry_run: bool
     summary: str
+    warnings: list[str] = []
 
 
 def _town(scope: Scope, town: str | None, default: str) -> str:
@@ -117,6 +118,7 @@ async def import_dataset(
         unchanged=report.unchanged,
         dry_run=dry_run,
         summary=report.summary(),
+        warnings=report.warnings,
     )
 
 

@@ -73,6 +73,8 @@ class ImportReport:
     input_crs: str | int | None = None
     inserted_keys: list[str] = field(default_factory=list)
     updated_keys: list[str] = field(default_factory=list)
+    #: Things worth a look that do not stop the import (e.g. coordinates that look GCJ-02).
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One Chinese sentence for the CLI and the web page."""
