@@ -50,11 +50,12 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from data import DEMO_DIR
+    from gis.audit import Actor
     from gis.db.bootstrap import load_dataset_once
 
     settings = get_settings().model_copy(update={"mode": "demo"})
     engine = _prepare(settings)
-    report = load_dataset_once(engine, DEMO_DIR)
+    report = load_dataset_once(engine, DEMO_DIR, actor=Actor.system("cli:demo"))
     if report is None:
         _say("demo town already loaded")
     else:
@@ -76,6 +77,7 @@ def _assign_demo_town(engine: Engine, town_code: str) -> None:
     import datetime as dt
 
     from gis.access import Scope
+    from gis.audit import Actor
     from gis.workflows.assignments import run_assignment
 
     with engine.begin() as conn:
@@ -84,8 +86,8 @@ def _assign_demo_town(engine: Engine, town_code: str) -> None:
             town_code,
             dt.date(2024, 1, 1),
             Scope.unrestricted(),
+            actor=Actor.system("cli:demo", town_code=town_code),
             dry_run=False,
-            author="gridsafe demo",
         )
     _say(f"demo assignment: {report.filled}/{report.required} slots filled")
 
@@ -131,9 +133,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     manifest = generate(Path(args.out), seed=args.seed, scale=args.scale)
     _say(json.dumps(manifest.get("counts", {}), ensure_ascii=False))
     if args.load:
+        from gis.audit import Actor
         from gis.db.bootstrap import load_dataset_once
 
-        report = load_dataset_once(_prepare(get_settings()), Path(args.out))
+        engine = _prepare(get_settings())
+        report = load_dataset_once(engine, Path(args.out), actor=Actor.system("cli:generate"))
         if report is not None:
             rate = report.total_rows / max(report.seconds, 1e-9)
             _say(f"loaded {report.total_rows} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s)")

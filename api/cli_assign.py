@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gis.access import Scope
+from gis.audit import Actor
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -37,7 +38,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
     town = args.town or settings.town_code
     with engine.begin() as conn:
         report = run_assignment(
-            conn, town, args.as_of, Scope.unrestricted(), dry_run=args.dry_run, author="cli"
+            conn,
+            town,
+            args.as_of,
+            Scope.unrestricted(),
+            actor=Actor.system("cli:assign", town_code=town),
+            dry_run=args.dry_run,
         )
     mode = "预览 dry run（未写入）" if args.dry_run else f"已写入 (run #{report.run_id})"
     print(f"镇 {town} 分配 {report.as_of} — {mode}")

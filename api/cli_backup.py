@@ -45,6 +45,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from gis.audit import Actor
     from gis.db.backup import restore
 
     url = _url()
@@ -53,8 +54,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("restore cancelled", flush=True)
             return 1
-    restore(url, Path(args.file))
+    # The deployment's town, so its safety office sees the restore in its audit log.
+    actor = Actor.system("cli:restore", town_code=get_settings().town_code)
+    done = restore(url, Path(args.file), actor=actor)
     print(f"restored {args.file}: {_summary(url)}", flush=True)
+    print(
+        f"audit entry #{done.entry_id}: sha256 {done.sha256}, {done.size:,} bytes; "
+        f"entries after the dump's last (#{done.dump_last_entry}): "
+        f"{done.carried} kept, {done.replaced} replaced",
+        flush=True,
+    )
     return 0
 
 

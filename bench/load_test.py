@@ -30,6 +30,7 @@ import httpx
 from sqlalchemy import create_engine
 
 from data import DEMO_DIR, REFERENCE_DIR
+from gis.audit import Actor
 from gis.db.bootstrap import load_dataset_once, prepare
 from gis.db.local_server import LocalServer
 
@@ -217,7 +218,7 @@ def main() -> int:
         url = server.start()
         engine = create_engine(url)
         prepare(engine, REFERENCE_DIR)
-        load_dataset_once(engine, DEMO_DIR)
+        load_dataset_once(engine, DEMO_DIR, actor=Actor.system("bench:load-test"))
         engine.dispose()
 
         villages = gpd.read_file(DEMO_DIR / "villages.geojson")

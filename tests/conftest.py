@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.orm import Session
 
 from data import DEMO_DIR, REFERENCE_DIR
+from gis.audit import Actor
 from gis.db.bootstrap import load_dataset_once, prepare
 from gis.db.local_server import LocalServer
 from tests.throwaway import throwaway_server
@@ -42,7 +43,7 @@ def db_engine(db_url: str) -> Iterator[Engine]:
     """The migrated database with reference data and the demo town loaded once."""
     engine = create_engine(db_url, pool_size=5, max_overflow=10)
     prepare(engine, REFERENCE_DIR)
-    load_dataset_once(engine, DEMO_DIR)
+    load_dataset_once(engine, DEMO_DIR, actor=Actor.system("test:fixture"))
     yield engine
     engine.dispose()
 

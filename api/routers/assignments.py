@@ -19,7 +19,6 @@ from api.schemas.assignments import (
     TeamRead,
     UnitResponsibleRead,
 )
-from gis.audit import record
 from gis.io import rosters
 from gis.workflows import assignments as wf
 
@@ -46,24 +45,8 @@ def run_assignments(
     """Fill every grid, unit and 五包一 slot of a town; ``dry_run`` shows the diff only."""
     town = body.town or settings.town_code
     report = wf.run_assignment(
-        conn, town, body.as_of, scope, dry_run=body.dry_run, author=getattr(scope, "username", None)
+        conn, town, body.as_of, scope, actor=actor_of(request, scope), dry_run=body.dry_run
     )
-    if report.written:
-        record(
-            conn,
-            actor_of(request, scope),
-            "assign",
-            "responsibilities",
-            report.run_id,
-            None,
-            {
-                "as_of": body.as_of,
-                "filled": report.filled,
-                "required": report.required,
-                "changes": [asdict(c) for c in report.changes],
-            },
-            town_code=town,
-        )
     return AssignmentRunRead.model_validate(asdict(report))
 
 

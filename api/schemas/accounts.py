@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from gis.access import Role
 
@@ -34,7 +34,9 @@ class AccountCreate(BaseModel):
     display_name: str | None = Field(default=None, max_length=50)
     village_code: str | None = Field(default=None, pattern=r"^\d{12}$")
     department_code: str | None = Field(default=None, max_length=16)
-    staff_id: int | None = Field(default=None, ge=1)
+    #: Strict: the staff member an inspector account acts for; "12" or 12.0 is refused, not
+    #: guessed (the id decides which units the account may change).
+    staff_id: StrictInt | None = Field(default=None, ge=1)
 
     model_config = ConfigDict(
         extra="forbid",

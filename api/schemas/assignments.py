@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class AssignmentRunCreate(BaseModel):
@@ -18,12 +18,18 @@ class AssignmentRunCreate(BaseModel):
     as_of: dt.date = Field(
         default_factory=dt.date.today, description="Changes take effect on this date (valid_from)."
     )
-    dry_run: bool = True
+    #: Strict: a lax bool turned "no", "0", 0 and "false " into False, i.e. a real run that
+    #: writes; whether a request writes must never hinge on coercion. Only JSON true/false.
+    dry_run: StrictBool = Field(
+        default=True, description="true (default): preview only; false: write the changes"
+    )
 
     model_config = ConfigDict(
+        # A misspelt "dry_run" would otherwise be dropped silently; refuse it instead.
+        extra="forbid",
         json_schema_extra={
             "examples": [{"town": "411003101000", "as_of": "2025-01-01", "dry_run": True}]
-        }
+        },
     )
 
 

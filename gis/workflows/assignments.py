@@ -19,6 +19,7 @@ from gis.access import Role, Scope
 from gis.analysis import assignment as core
 from gis.analysis import assignment_rules as rules
 from gis.analysis import road_graph
+from gis.audit import Actor, record
 from gis.db.assignment_models import AssignmentRun
 from gis.db.models import Responsibility, Town
 from gis.domain import FireKeyLevel, ResponsibilityRole
@@ -190,14 +191,17 @@ def run_assignment(
     as_of: dt.date,
     scope: Scope,
     *,
+    actor: Actor,
     dry_run: bool = True,
-    author: str | None = None,
 ) -> RunReport:
     """Assign every slot of ``town`` as of ``as_of``; unless ``dry_run``, write the changes.
 
     Changed records are closed (``valid_to = as_of``) and new ones opened (``valid_from =
     as_of``) in one transaction (a savepoint when ``conn`` is already in one), after taking a
-    per-town advisory lock so two runs cannot interleave.
+    per-town advisory lock so two runs cannot interleave. The audit entry (``assign`` on
+    ``responsibilities``, by ``actor``) is written in that same transaction, so a run is audited
+    whichever door it came through (API, ``gridsafe assign``, ``gridsafe demo``); a dry run
+    writes nothing and is not audited.
     """
     check_may_run(scope, town, dry_run)
     t0 = time.perf_counter()
@@ -248,7 +252,7 @@ def run_assignment(
                 .values(
                     town_code=town,
                     as_of=as_of,
-                    author=author,
+                    author=actor.username,
                     required=report.required,
                     filled=report.filled,
                     changes=len(changes),
@@ -260,6 +264,21 @@ def run_assignment(
                 )
                 .returning(AssignmentRun.id)
             ).scalar_one()
+            record(
+                conn,
+                actor,
+                "assign",
+                "responsibilities",
+                report.run_id,
+                None,
+                {
+                    "as_of": as_of,
+                    "filled": report.filled,
+                    "required": report.required,
+                    "changes": [asdict(c) for c in changes],
+                },
+                town_code=town,
+            )
         report.written = True
         report.seconds["write"] = time.perf_counter() - t_w
     return report

@@ -51,10 +51,11 @@ def _gridsafe(monkeypatch: pytest.MonkeyPatch, url: str, *argv: str) -> int:
 
 
 def _sums(url: str) -> dict[str, object]:
+    """Checksums of every table but the audit log (a restore appends its own entry there)."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return dict(table_checksums(conn))
+            return {k: v for k, v in table_checksums(conn).items() if k != "audit_log"}
     finally:
         engine.dispose()
 

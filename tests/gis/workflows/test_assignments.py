@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select, update
 
 from gis.access import Role, Scope
 from gis.analysis import assignment_rules as rules
+from gis.audit import Actor
 from gis.db.assignment_models import AssignmentRun
 from gis.db.models import Responsibility, Staff, Unit
 from gis.domain import FireKeyLevel, OperatingStatus, ResponsibilityRole
@@ -21,6 +22,7 @@ from gis.workflows.assignments import run_assignment, teams_on
 TOWN = "411003101000"
 D1, D2 = dt.date(2025, 1, 1), dt.date(2025, 3, 1)
 ADMIN = Scope.unrestricted()
+ACTOR = Actor.system("test:assign", town_code=TOWN)
 
 
 def count(conn: Connection, model: type) -> int:
@@ -29,13 +31,13 @@ def count(conn: Connection, model: type) -> int:
 
 def test_dry_run_writes_nothing(db_conn: Connection) -> None:
     before = count(db_conn, Responsibility), count(db_conn, AssignmentRun)
-    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True)
+    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True, actor=ACTOR)
     assert not report.written and report.changes and report.filled > 0
     assert (count(db_conn, Responsibility), count(db_conn, AssignmentRun)) == before
 
 
 def test_demo_town_every_grid_and_key_unit_covered_or_explained(db_conn: Connection) -> None:
-    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
+    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
     assert report.written and report.run_id is not None
     assert report.gap < 0.01
     counts = {s.role: s for s in report.slots}
@@ -47,8 +49,12 @@ def test_demo_town_every_grid_and_key_unit_covered_or_explained(db_conn: Connect
     # Every key unit has a complete team, or each missing role is explained for its place.
     units = q.frame(db_conn, q.units_in_town(TOWN, ADMIN))
     key = units[rules.needs_team(units)]
-    assert len(key) == int(((units["fire_key_level"] != FireKeyLevel.NONE.value)
-                            & units["status"].isin(["operating", "seasonal"])).sum())
+    assert len(key) == int(
+        (
+            (units["fire_key_level"] != FireKeyLevel.NONE.value)
+            & units["status"].isin(["operating", "seasonal"])
+        ).sum()
+    )
     teams = teams_on(db_conn, TOWN, D1, ADMIN)
     assert len(teams) == len(key)
     explained = {(i.role, i.place) for i in report.infeasibilities}
@@ -59,7 +65,9 @@ def test_demo_town_every_grid_and_key_unit_covered_or_explained(db_conn: Connect
             rule = rules.RULES[ResponsibilityRole(role)]
             place = team.village_name if rule.same_village else None
             assert any(r == role and (place is None or p == place) for r, p in explained), (
-                team.unit_name, role)
+                team.unit_name,
+                role,
+            )
     # Capacity is respected in the written records.
     staff = q.frame(db_conn, q.staff_in_town(TOWN, ADMIN)).set_index("id")
     team_roles = [r.value for r in rules.TEAM_ROLES] + ["grid_chief"]
@@ -70,21 +78,24 @@ def test_demo_town_every_grid_and_key_unit_covered_or_explained(db_conn: Connect
 
 
 def test_infeasibility_is_explained_in_planner_words(db_conn: Connection) -> None:
-    village = db_conn.execute(
-        select(Staff.home_village_code).where(Staff.role == "village_staff")).scalars().first()
+    village = (
+        db_conn.execute(select(Staff.home_village_code).where(Staff.role == "village_staff"))
+        .scalars()
+        .first()
+    )
     db_conn.execute(update(Staff).where(Staff.home_village_code == village).values(active=False))
-    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True)
+    report = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True, actor=ACTOR)
     msgs = [i.message for i in report.infeasibilities if i.code == "no_candidate"]
     assert any("没有在岗的村级网格员" in m for m in msgs), msgs
 
 
 def test_removing_one_person_changes_only_their_slots(db_conn: Connection) -> None:
-    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
     first = q.frame(db_conn, rq.responsibilities_on(TOWN, D1, ADMIN))
     counts = first.groupby("staff_id").size()
     leaver = int(counts.index[counts.argmax()])
     db_conn.execute(update(Staff).where(Staff.id == leaver).values(active=False))
-    report = run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False)
+    report = run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False, actor=ACTOR)
     assert report.changes
     assert {c.before_staff_id for c in report.changes} == {leaver}
     second = q.frame(db_conn, rq.responsibilities_on(TOWN, D2, ADMIN))
@@ -98,13 +109,14 @@ def test_removing_one_person_changes_only_their_slots(db_conn: Connection) -> No
 
 
 def test_point_in_time_after_two_runs(db_conn: Connection) -> None:
-    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
     unit_id, inspector = db_conn.execute(
         select(Responsibility.unit_id, Responsibility.staff_id).where(
-            Responsibility.role == "unit_inspector", Responsibility.valid_to.is_(None))
+            Responsibility.role == "unit_inspector", Responsibility.valid_to.is_(None)
+        )
     ).first()
     db_conn.execute(update(Staff).where(Staff.id == inspector).values(active=False))
-    run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False, actor=ACTOR)
 
     def inspector_on(day: dt.date) -> set[int]:
         rows = q.frame(db_conn, rq.responsible_for_unit(unit_id, day, ADMIN))
@@ -118,12 +130,16 @@ def test_point_in_time_after_two_runs(db_conn: Connection) -> None:
 
 
 def test_closed_unit_releases_its_inspector(db_conn: Connection) -> None:
-    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
-    unit_id = db_conn.execute(select(Responsibility.unit_id).where(
-        Responsibility.role == "unit_inspector")).scalars().first()
-    db_conn.execute(update(Unit).where(Unit.id == unit_id).values(
-        status=OperatingStatus.CLOSED))
-    report = run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
+    unit_id = (
+        db_conn.execute(
+            select(Responsibility.unit_id).where(Responsibility.role == "unit_inspector")
+        )
+        .scalars()
+        .first()
+    )
+    db_conn.execute(update(Unit).where(Unit.id == unit_id).values(status=OperatingStatus.CLOSED))
+    report = run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False, actor=ACTOR)
     released = [c for c in report.changes if c.unit_id == unit_id]
     assert released and all(c.after_staff_id is None for c in released)
     assert "不再需要" in released[0].reason
@@ -131,28 +147,46 @@ def test_closed_unit_releases_its_inspector(db_conn: Connection) -> None:
 
 def test_scope_refusals(db_conn: Connection) -> None:
     with pytest.raises(Forbidden):
-        run_assignment(db_conn, TOWN, D1, Scope(role=Role.TOWN_ADMIN, read_only=True),
-                       dry_run=False)
+        run_assignment(
+            db_conn,
+            TOWN,
+            D1,
+            Scope(role=Role.TOWN_ADMIN, read_only=True),
+            dry_run=False,
+            actor=ACTOR,
+        )
     with pytest.raises(Forbidden):
-        run_assignment(db_conn, TOWN, D1, Scope(role=Role.DEPARTMENT,
-                                               department_codes=frozenset({"AJB"})))
+        run_assignment(
+            db_conn,
+            TOWN,
+            D1,
+            Scope(role=Role.DEPARTMENT, department_codes=frozenset({"AJB"})),
+            actor=ACTOR,
+        )
     with pytest.raises(Forbidden):
-        run_assignment(db_conn, TOWN, D1, Scope(role=Role.TOWN_ADMIN,
-                                               town_codes=frozenset({"411003102000"})))
+        run_assignment(
+            db_conn,
+            TOWN,
+            D1,
+            Scope(role=Role.TOWN_ADMIN, town_codes=frozenset({"411003102000"})),
+            actor=ACTOR,
+        )
     # A read-only town account may preview.
-    preview = run_assignment(db_conn, TOWN, D1, Scope(role=Role.TOWN_ADMIN, read_only=True))
+    preview = run_assignment(
+        db_conn, TOWN, D1, Scope(role=Role.TOWN_ADMIN, read_only=True), actor=ACTOR
+    )
     assert not preview.written
 
 
 def test_backdated_run_is_refused(db_conn: Connection) -> None:
-    run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D2, ADMIN, dry_run=False, actor=ACTOR)
     with pytest.raises(InvalidInput):
-        run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True)
+        run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=True, actor=ACTOR)
 
 
 def test_same_day_rerun_replaces_instead_of_closing(db_conn: Connection) -> None:
-    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
-    again = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False)
+    run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
+    again = run_assignment(db_conn, TOWN, D1, ADMIN, dry_run=False, actor=ACTOR)
     assert again.changes == []
     held = pd.DataFrame(q.frame(db_conn, rq.responsibilities_on(TOWN, D1, ADMIN)))
     assert not held.duplicated(["role", "village_code", "unit_id", "staff_id"]).any()
