@@ -29,12 +29,17 @@ def _engine(settings: Settings) -> Engine:
 
 
 def _prepare(settings: Settings) -> Engine:
-    """Start the database if it is ours, migrate it and load the reference tables."""
+    """Start the database if it is ours, migrate it and load the reference tables.
+
+    Every command comes through here; a new schema revision or changed reference table is
+    audited as ``cli:prepare`` (a start that changes nothing writes nothing).
+    """
     from data import REFERENCE_DIR
+    from gis.audit import Actor
     from gis.db.bootstrap import prepare
 
     engine = _engine(settings)
-    prepare(engine, REFERENCE_DIR)
+    prepare(engine, REFERENCE_DIR, actor=Actor.system("cli:prepare", town_code=settings.town_code))
     return engine
 
 
@@ -122,7 +127,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         _prepare(settings)
         _say(f"schema at revision {migrate.current(_engine(settings))}")
     elif args.action == "downgrade":
-        migrate.downgrade(_engine(settings), args.revision)
+        from gis.audit import Actor
+
+        actor = Actor.system("cli:db-downgrade", town_code=settings.town_code)
+        migrate.downgrade(_engine(settings), actor, args.revision)
         _say(f"schema at revision {migrate.current(_engine(settings))}")
     return 0
 

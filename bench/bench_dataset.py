@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from data import REFERENCE_DIR
 from data.generator.core import generate
+from gis.audit import Actor
 from gis.db.bootstrap import prepare
 from gis.db.local_server import LocalServer
 from gis.io.dataset import load_dataset
@@ -41,7 +42,7 @@ def main() -> None:
     server = LocalServer(work / "pg", durable=False)
     engine = create_engine(server.start())
     try:
-        prepare(engine, REFERENCE_DIR)
+        prepare(engine, REFERENCE_DIR, actor=Actor.system("bench:dataset"))
         with engine.begin() as conn:
             report = load_dataset(conn, out)
 

@@ -217,7 +217,7 @@ def main() -> int:
     try:
         url = server.start()
         engine = create_engine(url)
-        prepare(engine, REFERENCE_DIR)
+        prepare(engine, REFERENCE_DIR, actor=Actor.system("bench:load-test"))
         load_dataset_once(engine, DEMO_DIR, actor=Actor.system("bench:load-test"))
         engine.dispose()
 

@@ -42,7 +42,7 @@ def db_url(db_server: LocalServer | None) -> str:
 def db_engine(db_url: str) -> Iterator[Engine]:
     """The migrated database with reference data and the demo town loaded once."""
     engine = create_engine(db_url, pool_size=5, max_overflow=10)
-    prepare(engine, REFERENCE_DIR)
+    prepare(engine, REFERENCE_DIR, actor=Actor.system("test:fixture"))
     load_dataset_once(engine, DEMO_DIR, actor=Actor.system("test:fixture"))
     yield engine
     engine.dispose()

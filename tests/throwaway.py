@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, text
 
 from data import REFERENCE_DIR
+from gis.audit import Actor
 from gis.db.bootstrap import prepare
 from gis.db.local_server import LocalServer
 
@@ -41,7 +42,7 @@ def throwaway_server() -> Iterator[LocalServer]:
 def prepared_engine(url: str) -> Engine:
     """An engine on a migrated database with the reference tables loaded."""
     engine = create_engine(url, pool_pre_ping=True)
-    prepare(engine, REFERENCE_DIR)
+    prepare(engine, REFERENCE_DIR, actor=Actor.system("test:throwaway"))
     return engine
 
 

@@ -11,9 +11,11 @@ from alembic.runtime.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
 
+from gis.audit import Actor
 from gis.db import migrate
 from gis.db.all_models import Base
 
+ACTOR = Actor.system("test:migrations")
 SPATIAL_TABLES = {
     "towns",
     "villages",
@@ -52,7 +54,7 @@ def _our_tables(engine: Engine) -> set[str]:
 
 def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     assert _our_tables(empty_engine) == set()
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, ACTOR)
     assert _our_tables(empty_engine) == set(Base.metadata.tables)
     assert migrate.current(empty_engine) is not None
 
@@ -75,9 +77,9 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     assert set(srids.values()) == {4490}
     assert gist >= SPATIAL_TABLES
 
-    migrate.downgrade(empty_engine, "base")
+    migrate.downgrade(empty_engine, ACTOR, "base")
     assert _our_tables(empty_engine) == set()
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, ACTOR)
     assert _our_tables(empty_engine) == set(Base.metadata.tables)
 
 
