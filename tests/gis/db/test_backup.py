@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from api.cli import main
-from gis.db.backup import table_checksums
+from gis.audit import Actor, record
+from gis.db.backup import restore, table_checksums
 from gis.db.local_server import LocalServer
 from gis.io.dataset import load_dataset
 from gis.settings import get_settings
@@ -148,3 +149,33 @@ def test_the_password_is_not_on_the_command_line(
     assert not any("s3cret" in arg for arg in argv)
     assert env["PGPASSWORD"] == "s3cret@x"
     assert argv[-6:] == ["--host", "db.example", "--port", "5433", "--username", "gs"]
+
+
+def test_restoring_another_databases_dump_counts_the_entries_it_replaces(
+    server: LocalServer, source: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dump whose log diverges from the live one: the live tail is not merged, but counted."""
+    dump = tmp_path / "other.dump"
+    assert _gridsafe(monkeypatch, server.url(), "backup", "--out", str(dump)) == 0
+    target = _fresh_database(server, "diverging")
+    engine = prepared_engine(target)  # its own history: migration and reference entries
+    with engine.begin() as conn:
+        for n in range(3):
+            record(conn, Actor.system("test:other"), "note", "towns", n, None, None)
+        live_last = conn.execute(text("SELECT max(id) FROM audit_log")).scalar_one()
+    engine.dispose()
+    with create_engine(server.url()).connect() as conn:
+        dump_last = conn.execute(text("SELECT max(id) FROM audit_log")).scalar_one()
+    assert live_last > dump_last
+
+    done = restore(target, dump, actor=Actor.system("test:restore"))
+    assert (done.dump_last_entry, done.carried, done.replaced) == (
+        dump_last,
+        0,
+        live_last - dump_last,
+    )
+    with create_engine(target).connect() as conn:
+        log = conn.execute(text("SELECT id, actor, action, after FROM audit_log ORDER BY id")).all()
+    assert [r.actor for r in log if r.actor == "test:other"] == []  # the dump's history only
+    assert log[-1].id == done.entry_id == dump_last + 1 and log[-1].action == "restore"
+    assert log[-1].after["replaced_entries"] == live_last - dump_last
