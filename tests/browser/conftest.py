@@ -69,8 +69,8 @@ def browser_engine(db_url: str) -> Iterator[Engine]:
         conn.execute(text(f"CREATE DATABASE {BROWSER_DB}"))
     admin.dispose()
     engine = create_engine(url.set(database=BROWSER_DB), pool_size=5, max_overflow=10)
-    prepare(engine, REFERENCE_DIR)
-    load_dataset_once(engine, DEMO_DIR)
+    prepare(engine, REFERENCE_DIR, actor=Actor.system("test:browser"))
+    load_dataset_once(engine, DEMO_DIR, actor=Actor.system("test:browser"))
     yield engine
     engine.dispose()
 
