@@ -48,7 +48,17 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"code": exc.code, "message": exc.message}
     if isinstance(exc, ImportRejected):
         body["problems"] = [
-            {"row": p.row, "field": p.field, "reason": p.reason, "value": p.value}
+            {
+                "row": p.row,
+                "field": p.field,
+                "reason": p.reason,
+                "value": p.value,
+                # Every problem of the row: one round of fixes clears it.
+                "issues": [
+                    {"field": i.field, "reason": i.reason, "value": i.value}
+                    for i in p.all_issues()
+                ],
+            }
             for p in exc.problems
         ]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None

@@ -50,17 +50,48 @@ class EmbeddedDatabaseError(GridsafeError):
 
 
 @dataclass(frozen=True)
-class RowProblem:
-    """One reason one input row was rejected (row numbers as the user sees them)."""
+class FieldIssue:
+    """One reason one field of an input row was rejected."""
 
-    row: int
     field: str
     reason: str
     value: str | None = None
 
     def __str__(self) -> str:
         shown = f" (值: {self.value})" if self.value not in (None, "") else ""
-        return f"第{self.row}行 [{self.field}] {self.reason}{shown}"
+        return f"[{self.field}] {self.reason}{shown}"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one input row was rejected (row numbers as the user sees them).
+
+    ``issues`` lists every problem of the row, so one round of fixes clears the row. With one
+    issue, ``field``/``reason``/``value`` are that issue; with several, ``field`` joins the
+    fields with 、 and ``reason`` joins "field：reason" with ；, and ``value`` is None.
+    """
+
+    row: int
+    field: str
+    reason: str
+    value: str | None = None
+    issues: tuple[FieldIssue, ...] = ()
+
+    @classmethod
+    def of(cls, row: int, issues: list[FieldIssue]) -> RowProblem:
+        """The problem of ``row`` made of all its ``issues`` (at least one)."""
+        if len(issues) == 1:
+            only = issues[0]
+            return cls(row, only.field, only.reason, only.value, tuple(issues))
+        fields = "、".join(dict.fromkeys(i.field for i in issues))
+        reasons = "；".join(f"{i.field}：{i.reason}" for i in issues)
+        return cls(row, fields, reasons, None, tuple(issues))
+
+    def all_issues(self) -> tuple[FieldIssue, ...]:
+        return self.issues or (FieldIssue(self.field, self.reason, self.value),)
+
+    def __str__(self) -> str:
+        return f"第{self.row}行 " + "；".join(str(i) for i in self.all_issues())
 
 
 @dataclass

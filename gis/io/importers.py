@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import shapely
-from geoalchemy2.shape import from_shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects.postgresql import insert
 
-from gis.crs import STORAGE_SRID
-from gis.db.models import Department, IndustryDepartment, Town, Unit, Village
-from gis.errors import ImportRejected, NotFound, RowProblem
-from gis.io.ledger import UNIT_LEDGER, VILLAGE_LEDGER, CellError, Ledger, parse_cell
+from gis.db.models import Department, IndustryDepartment, Road, Town, Unit, Village
+from gis.errors import ImportRejected, NotFound
+from gis.io.datum_check import suspect_shift
+from gis.io.import_rows import Problems, drop_note_rows, is_tabular, label, parse_rows
+from gis.io.ledger import (
+    UNIT_LEDGER,
+    VILLAGE_LEDGER,
+)
 from gis.io.readers import (
     WHOLE_ROW,
     Coords,
     Format,
-    SourceRow,
     SourceTable,
     normalise_header,
     read_source,
 )
+from gis.io.staging import UpsertSpec, upsert
 from gis.validation import (
     DEFAULT_TOLERANCE_M,
     lonlat_in_china,
@@ -37,8 +40,6 @@ from gis.validation import (
     validate_uscc,
 )
 
-#: Geometries equal within this many degrees (~0.1 mm) count as unchanged on re-import.
-GEOMETRY_TOLERANCE_DEG = 1e-9
 #: Default upper bound for one village polygon.
 MAX_VILLAGE_AREA_M2 = 50e6
 UNIT_CODE = re.compile(r"^QY(\d{6})$")
@@ -86,66 +87,6 @@ class ImportReport:
 # --- shared steps ---------------------------------------------------------------------------
 
 
-class _Problems:
-    """Collects at most one problem per row: the first reason found is the one reported."""
-
-    def __init__(self) -> None:
-        self.by_row: dict[int, RowProblem] = {}
-        self.ordered: list[RowProblem] = []
-
-    def add(self, row: int, field_name: str, reason: str, value: Any = None) -> None:
-        if row in self.by_row:
-            return
-        shown = None if value is None else str(value)
-        problem = RowProblem(row, field_name, reason, shown)
-        self.by_row[row] = problem
-        self.ordered.append(problem)
-
-    def has(self, row: int) -> bool:
-        return row in self.by_row
-
-    def sorted(self) -> list[RowProblem]:
-        return sorted(self.ordered, key=lambda p: p.row)
-
-
-def _label(row: SourceRow, header: str) -> str:
-    return f"{row.sheet}·{header}" if row.sheet else header
-
-
-def _parse_rows(
-    table: SourceTable, ledger: Ledger, problems: _Problems
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """Typed values of every row (by field); problems for missing or unparsable cells."""
-    mapping = ledger.resolve(table.headers)
-    keys = {k: normalise_header(h) for k, h in mapping.items()}
-    tabular = table.fmt in ("xlsx", "csv")
-    for column in ledger.columns:
-        # GIS formats carry the position in their geometry, not in lon/lat columns.
-        if column.kind in ("lon", "lat") and not tabular:
-            continue
-        if column.required and column.field not in keys:
-            problems.add(1, column.header, "缺少必填列")
-    for p in table.problems:
-        problems.add(p.row, p.field, p.reason, p.value)
-    parsed: list[dict[str, Any]] = []
-    for row in table.rows:
-        values: dict[str, Any] = {}
-        for column in ledger.columns:
-            if column.field is None or column.field not in keys:
-                continue
-            raw = row.values.get(keys[column.field])
-            try:
-                value = parse_cell(raw, column)
-            except CellError as exc:
-                problems.add(row.number, _label(row, column.header), str(exc), raw)
-                continue
-            if value is None and column.required and column.field not in ("lon", "lat"):
-                problems.add(row.number, _label(row, column.header), "必填项为空")
-            values[column.field] = value
-        parsed.append(values)
-    return parsed, set(keys)
-
-
 def _town_geometry(conn: Connection, town_code: str) -> BaseGeometry:
     wkb = conn.execute(select(func.ST_AsBinary(Town.geom)).where(Town.code == town_code)).scalar()
     if wkb is None:
@@ -153,74 +94,8 @@ def _town_geometry(conn: Connection, town_code: str) -> BaseGeometry:
     return shapely.from_wkb(bytes(wkb))
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        return bool(np.isclose(float(a), float(b), rtol=0, atol=1e-9))
-    return bool(a == b)
-
-
-def _same_geometry(a: BaseGeometry | None, b: BaseGeometry | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    # Normalised: shapefiles rewrite ring orientation, which is not a change of the shape.
-    return bool(
-        shapely.equals_exact(
-            shapely.normalize(a), shapely.normalize(b), tolerance=GEOMETRY_TOLERANCE_DEG
-        )
-    )
-
-
-def _classify(
-    rows: list[dict[str, Any]],
-    existing: dict[str, dict[str, Any]],
-    key: str,
-    compared: Sequence[str],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Split rows into inserts and real updates; count rows identical to the database."""
-    inserts, updates, unchanged = [], [], 0
-    for row in rows:
-        old = existing.get(row[key])
-        if old is None:
-            inserts.append(row)
-            continue
-        fields = [f for f in compared if f in row]
-        if all(_same(row[f], old.get(f)) for f in fields) and _same_geometry(
-            row["geom"], old["geom"]
-        ):
-            unchanged += 1
-        else:
-            updates.append(row)
-    return inserts, updates, unchanged
-
-
 def _enum_value(value: Any) -> Any:
     return getattr(value, "value", value)
-
-
-def _upsert(
-    conn: Connection,
-    model: Any,
-    rows: list[dict[str, Any]],
-    conflict: dict[str, Any],
-    update_fields: Sequence[str],
-) -> None:
-    if not rows:
-        return
-    payload = [
-        {
-            **{k: _enum_value(v) for k, v in r.items() if k != "geom"},
-            "geom": from_shape(r["geom"], srid=STORAGE_SRID),
-        }
-        for r in rows
-    ]
-    stmt = insert(model).values(payload)
-    set_: dict[str, Any] = {f: stmt.excluded[f] for f in update_fields}
-    if "updated_at" in model.__table__.columns:
-        set_["updated_at"] = func.now()
-    with conn.begin_nested():
-        conn.execute(stmt.on_conflict_do_update(**conflict, set_=set_))
 
 
 # --- units ----------------------------------------------------------------------------------
@@ -230,25 +105,32 @@ def _upsert(
 class _UnitContext:
     town: BaseGeometry
     villages: dict[str, tuple[str, BaseGeometry]]  # code -> (name, polygon)
-    industries: list[tuple[str, str, bool]]  # (prefix, department_code, high_risk)
+    industries: dict[str, tuple[str, bool]]  # prefix -> (department_code, high_risk)
     departments: dict[str, str]  # code, name or short name (folded) -> code
-    existing: dict[str, dict[str, Any]]  # uscc -> stored values
+    existing_codes: dict[str, str]  # uscc -> unit code of the stored unit
     code_owner: dict[str, str]  # unit code -> uscc
+    by_name: dict[str, list[str]] = field(default_factory=dict)  # folded name -> codes
+
+    def __post_init__(self) -> None:
+        for code, (name, _) in self.villages.items():
+            self.by_name.setdefault(_fold(name), []).append(code)
 
     def village_code(self, text: str) -> str | None:
         if text in self.villages:
             return text
-        matches = [c for c, (name, _) in self.villages.items() if _fold(name) == _fold(text)]
+        matches = self.by_name.get(_fold(text), [])
         return matches[0] if len(matches) == 1 else None
 
+    @functools.cache  # noqa: B019 - one context per import; few distinct codes
     def industry(self, code: str) -> tuple[str, bool] | None:
         """三管三必须: the department and high-risk flag of the longest matching prefix."""
-        best = max(
-            (p for p in self.industries if code.startswith(p[0])),
-            key=lambda p: len(p[0]),
-            default=None,
-        )
-        return None if best is None else (best[1], best[2])
+        for end in range(len(code), 0, -1):
+            if code[:end] in self.industries:
+                return self.industries[code[:end]]
+        return None
+
+    def __hash__(self) -> int:
+        return id(self)
 
 
 def _fold(text: str) -> str:
@@ -261,13 +143,13 @@ def _unit_context(conn: Connection, town_code: str) -> _UnitContext:
     villages = {
         code: (name, shapely.from_wkb(bytes(wkb)))
         for code, name, wkb in conn.execute(
-            select(Village.code, Village.name, func.ST_AsBinary(Village.geom)).where(
-                Village.town_code == town_code
-            )
+            select(Village.code, Village.name, func.ST_AsBinary(Village.geom))
+            .where(Village.town_code == town_code)
+            .order_by(Village.code)
         )
     }
     # Town-specific rows override the shared table for the same prefix.
-    industries: dict[str, tuple[str, str, bool]] = {}
+    industries: dict[str, tuple[str, bool]] = {}
     for prefix, dept, high in conn.execute(
         select(
             IndustryDepartment.industry_prefix,
@@ -279,41 +161,36 @@ def _unit_context(conn: Connection, town_code: str) -> _UnitContext:
         )
         .order_by(IndustryDepartment.town_code.nulls_first())
     ):
-        industries[prefix] = (prefix, dept, bool(high))
+        industries[prefix] = (dept, bool(high))
     departments: dict[str, str] = {}
     for code, name, short in conn.execute(
         select(Department.code, Department.name, Department.short_name)
     ):
         for word in (code, name, short):
             departments.setdefault(_fold(word), code)
-    existing: dict[str, dict[str, Any]] = {}
+    existing: dict[str, str] = {}
     code_owner: dict[str, str] = {}
-    columns = [getattr(Unit, f) for f in UNIT_COMPARED]
-    for row in conn.execute(
-        select(Unit.uscc, *columns, func.ST_AsBinary(Unit.geom).label("wkb")).where(
-            Unit.town_code == town_code
-        )
-    ):
-        values = {f: _enum_value(getattr(row, f)) for f in UNIT_COMPARED}
-        values["geom"] = shapely.from_wkb(bytes(row.wkb))
-        existing[row.uscc] = values
-        code_owner[row.code] = row.uscc
-    return _UnitContext(
-        town, villages, list(industries.values()), departments, existing, code_owner
-    )
+    for uscc, code in conn.execute(select(Unit.uscc, Unit.code).where(Unit.town_code == town_code)):
+        existing[uscc] = code
+        code_owner[code] = uscc
+    return _UnitContext(town, villages, industries, departments, existing, code_owner)
+
+
+COORD_FIELDS = ("经度", "纬度", "经纬度")
 
 
 def _check_units(
     table: SourceTable,
     parsed: list[dict[str, Any]],
     ctx: _UnitContext,
-    problems: _Problems,
+    problems: Problems,
     tolerance_m: float,
+    tabular: bool,
 ) -> None:
     """Row checks that need more than one cell: codes, position, references, duplicates."""
     rows = table.rows
     h = {c.field: c.header for c in UNIT_LEDGER.columns if c.field}
-    if table.fmt not in ("xlsx", "csv"):
+    if not tabular:
         # GIS formats: the (converted) point geometry is the position.
         for row, values in zip(rows, parsed, strict=True):
             geom = row.geometry
@@ -323,7 +200,7 @@ def _check_units(
             if row.geometry is not None and not is_point:
                 problems.add(
                     row.number,
-                    _label(row, "几何"),
+                    label(row, "几何"),
                     f"几何类型应为点，实际为 {row.geometry.geom_type}",
                 )
                 row.geometry = None
@@ -331,6 +208,7 @@ def _check_units(
     lat = np.array([v.get("lat") if v.get("lat") is not None else np.nan for v in parsed])
     projected = np.abs(np.nan_to_num(lon)) > 1000
     swapped = lonlat_swapped(lon, lat) & ~projected
+    in_china = lonlat_in_china(lon, lat)
     placed = np.array([r.geometry is not None for r in rows], dtype=bool)
     outside = np.zeros(len(rows), dtype=bool)
     if placed.any():
@@ -346,47 +224,45 @@ def _check_units(
         if uscc:
             reason = validate_uscc(uscc)
             if reason:
-                problems.add(n, _label(row, h["uscc"]), reason, uscc)
+                problems.add(n, label(row, h["uscc"]), reason, uscc)
             elif uscc in seen:
-                problems.add(n, _label(row, h["uscc"]), f"与第{seen[uscc]}行重复", uscc)
+                problems.add(n, label(row, h["uscc"]), f"与第{seen[uscc]}行重复", uscc)
             else:
                 seen[uscc] = n
         pair = f"{values.get('lon')}, {values.get('lat')}"
-        if values.get("lon") is None or values.get("lat") is None:
-            problems.add(n, _label(row, "经度/纬度"), "缺少坐标")
+        where = label(row, "经度/纬度")
+        if problems.has(n, *COORD_FIELDS):
+            pass  # the cell itself was unreadable: already said
+        elif values.get("lon") is None or values.get("lat") is None:
+            problems.add(n, where, "缺少坐标")
         elif swapped[i]:
-            problems.add(n, _label(row, "经度/纬度"), "经度和纬度填反了", pair)
-        elif row.geometry is None or (not projected[i] and not lonlat_in_china(lon[i], lat[i])):
+            problems.add(n, where, "经度和纬度填反了", pair)
+        elif row.geometry is None or (not projected[i] and not in_china[i]):
             reason = "坐标无法识别（既不是中国范围内的经纬度，也不是 4547/4526 投影坐标）"
-            problems.add(n, _label(row, "经度/纬度"), reason, pair)
+            problems.add(n, where, reason, pair)
         elif outside[i]:
-            problems.add(
-                n,
-                _label(row, "经度/纬度"),
-                f"位置在本镇辖区外（超出边界 {tolerance_m:.0f} 米以上）",
-                pair,
-            )
+            problems.add(n, where, f"位置在本镇辖区外（超出边界 {tolerance_m:.0f} 米以上）", pair)
         industry = values.get("industry_code")
         if industry:
             values["industry_code"] = industry = industry.upper()
             if ctx.industry(industry) is None:
                 problems.add(
                     n,
-                    _label(row, h["industry_code"]),
+                    label(row, h["industry_code"]),
                     "行业代码不在三管三必须对照表中，无法确定监管部门",
                     industry,
                 )
         village = values.get("village")
         if village and ctx.village_code(village) is None:
-            problems.add(n, _label(row, h["village"]), "本镇没有这个村（社区）", village)
+            problems.add(n, label(row, h["village"]), "本镇没有这个村（社区）", village)
         dept = values.get("department")
         if dept and _fold(dept) not in ctx.departments:
-            problems.add(n, _label(row, h["department"]), "未知的监管部门", dept)
+            problems.add(n, label(row, h["department"]), "未知的监管部门", dept)
         code = values.get("code")
         if code and uscc and ctx.code_owner.get(code, uscc) != uscc:
-            problems.add(n, _label(row, h["code"]), "单位编号已被另一家单位使用", code)
+            problems.add(n, label(row, h["code"]), "单位编号已被另一家单位使用", code)
         elif code and code in codes:
-            problems.add(n, _label(row, h["code"]), f"与第{codes[code]}行的单位编号重复", code)
+            problems.add(n, label(row, h["code"]), f"与第{codes[code]}行的单位编号重复", code)
         elif code:
             codes[code] = n
 
@@ -398,48 +274,64 @@ def _next_codes(taken: set[str]) -> Callable[[], str]:
     return lambda: f"QY{next(counter):06d}"
 
 
+def _villages_at(points: list[BaseGeometry], ctx: _UnitContext) -> list[str | None]:
+    """The village covering each point (the first by code on a shared boundary), or None."""
+    codes = list(ctx.villages)
+    out: list[str | None] = [None] * len(points)
+    if not codes or not points:
+        return out
+    tree = shapely.STRtree([ctx.villages[c][1] for c in codes])
+    point_idx, village_idx = tree.query(np.array(points, dtype=object), predicate="covered_by")
+    for p, v in sorted(zip(point_idx.tolist(), village_idx.tolist(), strict=True), reverse=True):
+        out[p] = codes[v]  # reverse order: the lowest village index is written last and wins
+    return out
+
+
+#: Unit columns a ledger may leave out, and what a new unit then gets.
+UNIT_DEFAULTS: dict[str, Any] = {
+    "address": None,
+    "fire_key_level": "none",
+    "nine_small_category": None,
+    "gas_use": "none",
+    "status": "operating",
+    "employees": None,
+    "floor_area_m2": None,
+}
+#: Derived on every import, so always compared and rewritten.
+UNIT_DERIVED = ("code", "village_code", "department_code", "high_risk")
+
+
 def _unit_records(
     table: SourceTable,
     parsed: list[dict[str, Any]],
-    present: set[str],
     ctx: _UnitContext,
     town_code: str,
 ) -> list[dict[str, Any]]:
     """Rows as table values: references resolved, 三管三必须 and village derived."""
     new_code = _next_codes(set(ctx.code_owner) | {v["code"] for v in parsed if v.get("code")})
+    located = _villages_at(
+        [r.geometry for r, v in zip(table.rows, parsed, strict=True) if not v.get("village")],
+        ctx,
+    )
+    located_iter = iter(located)
     records = []
     for row, values in zip(table.rows, parsed, strict=True):
-        geom = row.geometry
-        record: dict[str, Any] = {"town_code": town_code, "uscc": values["uscc"], "geom": geom}
-        for f in (
-            "name",
-            "address",
-            "industry_code",
-            "risk_color",
-            "fire_key_level",
-            "nine_small_category",
-            "gas_use",
-            "status",
-            "employees",
-            "floor_area_m2",
-        ):
-            if f in present:
-                record[f] = _enum_value(values.get(f))
-        for f, default in (
-            ("fire_key_level", "none"),
-            ("gas_use", "none"),
-            ("status", "operating"),
-        ):
-            if f in record and record[f] is None:
-                record[f] = default
-        old = ctx.existing.get(values["uscc"])
-        record["code"] = values.get("code") or (old["code"] if old else new_code())
+        record: dict[str, Any] = {
+            "town_code": town_code,
+            "uscc": values["uscc"],
+            "name": values["name"],
+            "industry_code": values["industry_code"],
+            "risk_color": _enum_value(values["risk_color"]),
+        }
+        for f, default in UNIT_DEFAULTS.items():
+            value = _enum_value(values.get(f))
+            record[f] = default if value is None else value
+        old = ctx.existing_codes.get(values["uscc"])
+        record["code"] = values.get("code") or old or new_code()
         if values.get("village"):
             record["village_code"] = ctx.village_code(values["village"])
         else:
-            record["village_code"] = next(
-                (c for c, (_, poly) in ctx.villages.items() if poly.covers(geom)), None
-            )
+            record["village_code"] = next(located_iter)
         department, high_risk = ctx.industry(values["industry_code"]) or ("AJB", False)
         record["department_code"] = (
             ctx.departments[_fold(values["department"])] if values.get("department") else department
@@ -447,8 +339,36 @@ def _unit_records(
         record["high_risk"] = (
             values["high_risk"] if values.get("high_risk") is not None else high_risk
         )
+        record["geom"] = row.geometry
         records.append(record)
     return records
+
+
+def _shift_warning(
+    conn: Connection,
+    table: SourceTable,
+    parsed: list[dict[str, Any]],
+    ctx: _UnitContext,
+    town_code: str,
+) -> str | None:
+    """A warning when CGCS2000 points look like undeclared GCJ-02/BD-09 ones."""
+    if table.input_crs != "wgs84" or not table.rows:
+        return None
+    points = [r.geometry for r in table.rows if r.geometry is not None]
+    if len(points) != len(table.rows):
+        return None
+    declared = [
+        ctx.villages[code][1] if (code := ctx.village_code(v.get("village") or "")) else None
+        for v in parsed
+    ]
+    roads = [
+        shapely.from_wkb(bytes(wkb))
+        for (wkb,) in conn.execute(
+            select(func.ST_AsBinary(Road.geom)).where(Road.town_code == town_code)
+        )
+    ]
+    suspicion = suspect_shift([p.x for p in points], [p.y for p in points], declared, roads)
+    return None if suspicion is None else suspicion.message()
 
 
 def import_units(
@@ -462,13 +382,17 @@ def import_units(
 ) -> ImportReport:
     """Import a unit ledger (企业台账) into ``town_code``: every row or none.
 
-    Every row is read and checked first — credit code check digit, duplicates in the file,
-    swapped or unrecognisable coordinates, position outside the town, industry code unknown to
-    the 三管三必须 table, unknown village or department, missing required values, bad enum
-    labels, undecodable text. Any problem raises :class:`~gis.errors.ImportRejected` listing one
-    problem per bad row (row numbers as the user sees them, Chinese headers and reasons) and
-    nothing is written. Otherwise units are upserted by (town_code, uscc) in the caller's
-    transaction (inside a savepoint).
+    Ledgers are read as offices fill them: title rows above the header, the usual variants of
+    each header (企业名称, 信用代码, 行业类别, 东经 …), 是/否 also as 有/无, √/×, Y/N, codes
+    written with their names (``C2511 原油加工``, ``411003101201 五女店村``), coordinates as
+    decimals, degrees-minutes-seconds or one 经纬度 cell; summary and note lines (合计, 备注,
+    填表人 …) are skipped. Every row is then checked — credit code check digit, duplicates in
+    the file, swapped or unrecognisable coordinates, position outside the town, industry code
+    unknown to the 三管三必须 table, unknown village or department, missing required values,
+    bad enum labels, text longer than its column, undecodable text. Any problem raises
+    :class:`~gis.errors.ImportRejected` listing every problem of every bad row and nothing is
+    written. Otherwise units are upserted by (town_code, uscc) in the caller's transaction
+    (COPY into a staging table, then one set-based statement: any number of rows).
 
     Parameters
     ----------
@@ -489,37 +413,51 @@ def import_units(
     Returns
     -------
     ImportReport
-        Rows inserted, updated (values really changed) and unchanged.
+        Rows inserted, updated (values really changed) and unchanged; ``warnings`` says when
+        CGCS2000 coordinates look like undeclared GCJ-02/BD-09 ones.
 
     Raises
     ------
     ImportRejected
-        When any row has a problem; the database is untouched.
+        When any row has a problem, or the database refuses a value; the database is untouched.
     NotFound
         When the town does not exist.
     """
     ctx = _unit_context(conn, town_code)
     table = read_source(source_path, fmt=fmt, coords=coords, header_keys=UNIT_LEDGER.header_keys)
-    problems = _Problems()
-    parsed, present = _parse_rows(table, UNIT_LEDGER, problems)
-    _check_units(table, parsed, ctx, problems, tolerance_m)
-    if problems.ordered:
+    keys = {k: normalise_header(h) for k, h in UNIT_LEDGER.resolve(table.headers).items()}
+    drop_note_rows(table, UNIT_LEDGER, "uscc", keys)
+    problems = Problems()
+    parsed, present, keys = parse_rows(table, UNIT_LEDGER, Unit, problems, coords)
+    _check_units(table, parsed, ctx, problems, tolerance_m, is_tabular(table, keys))
+    if problems:
         raise ImportRejected(problems.sorted(), str(source_path))
 
-    records = _unit_records(table, parsed, present, ctx, town_code)
-    inserts, updates, unchanged = _classify(records, ctx.existing, "uscc", UNIT_COMPARED)
-    written = [*inserts, *updates]
-    update_fields = [f for f in UNIT_COMPARED if written and f in written[0]] + ["geom"]
-    _upsert(conn, Unit, written, {"constraint": "uq_units_town_uscc"}, update_fields)
+    records = _unit_records(table, parsed, ctx, town_code)
+    # A column the ledger leaves out is not compared nor overwritten (new units get defaults).
+    compared = [f for f in UNIT_COMPARED if f in present or f not in UNIT_DEFAULTS]
+    spec = UpsertSpec(
+        Unit.__table__, ("town_code", "uscc"), "ON CONSTRAINT uq_units_town_uscc", "uscc", True
+    )
+    result = upsert(
+        conn,
+        spec,
+        records,
+        [r.number for r in table.rows],
+        compared=compared,
+        source=Path(source_path).name,
+    )
+    warning = _shift_warning(conn, table, parsed, ctx, town_code)
     return ImportReport(
         source=str(source_path),
         rows=len(records),
-        inserted=len(inserts),
-        updated=len(updates),
-        unchanged=unchanged,
+        inserted=len(result.inserted),
+        updated=len(result.updated),
+        unchanged=result.unchanged,
         input_crs=table.input_crs,
-        inserted_keys=[r["uscc"] for r in inserts],
-        updated_keys=[r["uscc"] for r in updates],
+        inserted_keys=result.inserted,
+        updated_keys=result.updated,
+        warnings=[warning] if warning else [],
     )
 
 
@@ -542,6 +480,7 @@ def import_villages(
 ) -> ImportReport:
     """Import village (村/社区) grids with polygons into ``town_code``: every row or none.
 
+    Headers, notes and codes written with their names are read as for :func:`import_units`.
     Checks: 12-digit code belonging to the town and not to another town, duplicate codes,
     required name and 村/社区 type, polygon present, valid (not self-intersecting), not larger
     than ``max_area_m2`` and inside the town boundary (``tolerance_m``). On any problem
@@ -567,24 +506,16 @@ def import_villages(
     """
     town = _town_geometry(conn, town_code)
     table = read_source(source_path, fmt=fmt, coords=coords, header_keys=VILLAGE_LEDGER.header_keys)
-    problems = _Problems()
-    parsed, present = _parse_rows(table, VILLAGE_LEDGER, problems)
-    existing: dict[str, dict[str, Any]] = {}
-    other_town: dict[str, str] = {}
-    for stored in conn.execute(
-        select(
-            Village.town_code,
-            Village.code,
-            *[getattr(Village, f) for f in VILLAGE_COMPARED],
-            func.ST_AsBinary(Village.geom).label("wkb"),
+    keys = {k: normalise_header(h) for k, h in VILLAGE_LEDGER.resolve(table.headers).items()}
+    drop_note_rows(table, VILLAGE_LEDGER, "code", keys)
+    problems = Problems()
+    parsed, present, _ = parse_rows(table, VILLAGE_LEDGER, Village, problems, coords)
+    other_town = {
+        code: town
+        for code, town in conn.execute(
+            select(Village.code, Village.town_code).where(Village.town_code != town_code)
         )
-    ):
-        if stored.town_code != town_code:
-            other_town[stored.code] = stored.town_code
-            continue
-        values = {f: _enum_value(getattr(stored, f)) for f in VILLAGE_COMPARED}
-        values["geom"] = shapely.from_wkb(bytes(stored.wkb))
-        existing[stored.code] = values
+    }
 
     header = {c.field: c.header for c in VILLAGE_LEDGER.columns if c.field}
     seen: dict[str, int] = {}
@@ -609,31 +540,33 @@ def import_villages(
             problems.add(n, "几何", "；".join(reasons))
     if not table.rows:
         problems.add(1, WHOLE_ROW, "文件中没有数据行")
-    if problems.ordered:
+    if problems:
         raise ImportRejected(problems.sorted(), str(source_path))
 
     records = []
     for row, values in zip(table.rows, parsed, strict=True):
-        record: dict[str, Any] = {
-            "code": values["code"],
-            "town_code": town_code,
-            "geom": _as_multi(row.geometry),
-        }
+        record: dict[str, Any] = {"code": values["code"], "town_code": town_code}
         for f in VILLAGE_COMPARED:
-            if f in present:
-                record[f] = _enum_value(values.get(f))
+            record[f] = _enum_value(values.get(f))
+        record["geom"] = _as_multi(row.geometry)
         records.append(record)
-    inserts, updates, unchanged = _classify(records, existing, "code", VILLAGE_COMPARED)
-    written = [*inserts, *updates]
-    update_fields = [f for f in VILLAGE_COMPARED if written and f in written[0]] + ["geom"]
-    _upsert(conn, Village, written, {"index_elements": ["code"]}, update_fields)
+    # A column the file leaves out is not compared nor overwritten (name and kind are required).
+    compared = [f for f in VILLAGE_COMPARED if f in present]
+    result = upsert(
+        conn,
+        UpsertSpec(Village.__table__, ("code",), "(code)", "code"),
+        records,
+        [r.number for r in table.rows],
+        compared=compared,
+        source=Path(source_path).name,
+    )
     return ImportReport(
         source=str(source_path),
         rows=len(records),
-        inserted=len(inserts),
-        updated=len(updates),
-        unchanged=unchanged,
+        inserted=len(result.inserted),
+        updated=len(result.updated),
+        unchanged=result.unchanged,
         input_crs=table.input_crs,
-        inserted_keys=[r["code"] for r in inserts],
-        updated_keys=[r["code"] for r in updates],
+        inserted_keys=result.inserted,
+        updated_keys=result.updated,
     )
