@@ -55,8 +55,7 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
                 "value": p.value,
                 # Every problem of the row: one round of fixes clears it.
                 "issues": [
-                    {"field": i.field, "reason": i.reason, "value": i.value}
-                    for i in p.all_issues()
+                    {"field": i.field, "reason": i.reason, "value": i.value} for i in p.all_issues()
                 ],
             }
             for p in exc.problems

@@ -11,7 +11,19 @@ from sqlalchemy import Engine
 
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routers import accounts, audit, auth, exchange, gaps, health, layers, maps, reports, web
+from api.routers import (
+    accounts,
+    audit,
+    auth,
+    exchange,
+    gaps,
+    health,
+    layers,
+    maps,
+    reports,
+    templates,
+    web,
+)
 from api.routers import assignments as assignment_routes
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
@@ -45,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(layers.router)
     app.include_router(maps.router)
     app.include_router(exchange.router)
+    app.include_router(templates.router)
     app.include_router(assignment_routes.router)
     app.include_router(gaps.router)
     app.include_router(auth.router)
