@@ -68,7 +68,9 @@ def write_ledger(units: gpd.GeoDataFrame, path: Path) -> None:
     frame["lon"] = units.geometry.x
     frame["lat"] = units.geometry.y
     for column, enum in LABELS.items():
-        frame[column] = frame[column].map(lambda v, e=enum: e(v).label if isinstance(v, str) and v else None)
+        frame[column] = frame[column].map(
+            lambda v, e=enum: e(v).label if isinstance(v, str) and v else None
+        )
     frame = frame[list(HEADERS)].rename(columns=HEADERS)
     frame.to_csv(path, index=False, encoding="utf-8-sig")
 

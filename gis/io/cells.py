@@ -334,11 +334,14 @@ def is_note_row(cells: Iterable[Any], key: Any, key_valid: Callable[[str], bool]
     (credit code, village code) is not a valid key: a unit named 合计… with a real credit
     code is still data.
     """
-    if not is_blank(key) and key_valid(text_of(key)):
-        return False
     for cell in cells:
-        if isinstance(cell, str):
+        # Most cells start with no note word's first character: skip the folding for them.
+        if isinstance(cell, str) and cell.lstrip()[:1] in _NOTE_FIRST:
             text = "".join(normalise_text(cell).split())
             if text.startswith(NOTE_WORDS):
-                return True
+                return is_blank(key) or not key_valid(text_of(key))
     return False
+
+
+#: First characters of the note words, as written or full-width (注： / 注:).
+_NOTE_FIRST = {w[0] for w in NOTE_WORDS} | {"（", "注"}

@@ -88,6 +88,9 @@ def drop_note_rows(
     ]
 
 
+_MISSING = object()
+
+
 def parse_rows(
     table: SourceTable, ledger: Ledger, model: Any, problems: Problems, coords: Coords
 ) -> tuple[list[dict[str, Any]], set[str], dict[str, str]]:
@@ -106,15 +109,30 @@ def parse_rows(
     for p in table.problems:
         problems.add(p.row, p.field, p.reason, p.value)
     parsed: list[dict[str, Any]] = []
+    columns = [c for c in ledger.columns if c.field is not None and c.field in keys]
+    # Ledgers repeat their values (risk colours, yes/no, industry and village codes): each
+    # distinct cell of a column is parsed once.
+    memo: dict[tuple[str, Any], Any] = {}
     for row in table.rows:
         values: dict[str, Any] = {}
-        for column in ledger.columns:
-            if column.field is None or column.field not in keys:
-                continue
+        for column in columns:
+            assert column.field is not None
             raw = row.values.get(keys[column.field])
             try:
-                value = parse_cell(raw, column)
+                cache_key = (column.field, raw)
+                value = memo.get(cache_key, _MISSING)
+            except TypeError:  # an unhashable cell: parse it every time
+                cache_key, value = None, _MISSING
+            try:
+                if value is _MISSING:
+                    value = parse_cell(raw, column)
+                    if cache_key is not None:
+                        memo[cache_key] = value
+                elif isinstance(value, CellError):
+                    raise value
             except CellError as exc:
+                if cache_key is not None:
+                    memo[cache_key] = exc
                 problems.add(row.number, label(row, column.header), str(exc), raw)
                 continue
             if value is None and column.required and column.field not in ("lon", "lat"):

@@ -42,6 +42,10 @@ from gis.validation import (
 
 #: Default upper bound for one village polygon.
 MAX_VILLAGE_AREA_M2 = 50e6
+#: Spreadsheet positions are placed by :func:`gis.io.import_rows.parse_rows` from the parsed
+#: cells (DMS, one-cell pairs, 东经/北纬 headers); an empty header keeps the reader from a first,
+#: decimal-only attempt.
+PLACED_HERE = ("", "")
 UNIT_CODE = re.compile(r"^QY(\d{6})$")
 UNIT_COMPARED = (
     "code",
@@ -424,7 +428,13 @@ def import_units(
         When the town does not exist.
     """
     ctx = _unit_context(conn, town_code)
-    table = read_source(source_path, fmt=fmt, coords=coords, header_keys=UNIT_LEDGER.header_keys)
+    table = read_source(
+        source_path,
+        fmt=fmt,
+        coords=coords,
+        header_keys=UNIT_LEDGER.header_keys,
+        lonlat=PLACED_HERE,
+    )
     keys = {k: normalise_header(h) for k, h in UNIT_LEDGER.resolve(table.headers).items()}
     drop_note_rows(table, UNIT_LEDGER, "uscc", keys)
     problems = Problems()
@@ -505,7 +515,13 @@ def import_villages(
         When any row has a problem; the database is untouched.
     """
     town = _town_geometry(conn, town_code)
-    table = read_source(source_path, fmt=fmt, coords=coords, header_keys=VILLAGE_LEDGER.header_keys)
+    table = read_source(
+        source_path,
+        fmt=fmt,
+        coords=coords,
+        header_keys=VILLAGE_LEDGER.header_keys,
+        lonlat=PLACED_HERE,
+    )
     keys = {k: normalise_header(h) for k, h in VILLAGE_LEDGER.resolve(table.headers).items()}
     drop_note_rows(table, VILLAGE_LEDGER, "code", keys)
     problems = Problems()

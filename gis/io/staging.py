@@ -169,11 +169,12 @@ def upsert(
             INSERT INTO {table} ({col_list})
             SELECT {col_list} FROM changed ORDER BY line
             ON CONFLICT {spec.conflict} DO UPDATE SET {", ".join(assignments)}
-            RETURNING {", ".join(spec.key)}
+            RETURNING 1
         )
-        SELECT c.{spec.report_key}, c.is_new
-        FROM changed c JOIN written w USING ({", ".join(spec.key)})
-        ORDER BY c.line
+        -- Every changed row is written (DO UPDATE has no WHERE), so "changed" is the answer;
+        -- the count guards that. (A join back on the RETURNING rows ran as a nested loop.)
+        SELECT {spec.report_key}, is_new, (SELECT count(*) FROM written) AS n_written
+        FROM changed ORDER BY line
     """  # noqa: S608 - table and column names come from the models, values are COPYed
     try:
         with conn.begin_nested():
@@ -199,7 +200,8 @@ def upsert(
         if _broken(conn, exc):
             raise
         raise _rejection(exc, records, rows, spec, source) from exc
-    for key, is_new in written:
+    for key, is_new, n_written in written:
+        assert n_written == len(written), "every changed row must be written"
         (result.inserted if is_new else result.updated).append(str(key))
     result.unchanged = len(records) - len(written)
     return result
