@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import openpyxl
 import pytest
@@ -219,16 +221,27 @@ def _interior_points(conn: Connection, per_village: int) -> list[tuple[str, floa
     return out
 
 
-def test_undeclared_gcj02_ledger_is_warned_with_its_offset(conn, tmp_path):
+def test_undeclared_gcj02_ledger_is_warned_and_wgs84_or_declared_ones_are_not(conn, tmp_path):
     points = _interior_points(conn, per_village=3)
     assert len(points) > 30
     shifted = [(n, *map(float, wgs_to_gcj(x, y))) for n, x, y in points]
-    rows = [
-        unit_row(i + 1, 经度=x, 纬度=y, **{"所属村(社区)": n})
-        for i, (n, x, y) in enumerate(shifted)
-    ]
-    report = import_units(conn, write_ledger_xlsx(tmp_path / "amap.xlsx", rows), town_code=TOWN)
-    assert report.inserted == len(rows)
+
+    def ledger(name: str, pts: list[tuple[str, float, float]]) -> Path:
+        rows = [
+            unit_row(i + 1, 经度=x, 纬度=y, **{"所属村(社区)": n})
+            for i, (n, x, y) in enumerate(pts)
+        ]
+        return write_ledger_xlsx(tmp_path / name, rows)
+
+    # The same units from Tianditu (CGCS2000) and from AMap, declared GCJ-02: no warning.
+    report = import_units(conn, ledger("tdt.xlsx", points), town_code=TOWN)
+    assert report.inserted == len(points) and report.warnings == []
+    report = import_units(conn, ledger("amap.xlsx", shifted), town_code=TOWN, coords="gcj02")
+    assert report.inserted == 0 and report.warnings == []
+
+    # From AMap but not declared: imported as they are (within the town), with a warning.
+    report = import_units(conn, ledger("amap.xlsx", shifted), town_code=TOWN)
+    assert report.updated == len(points)
     (warning,) = report.warnings
     assert "GCJ-02" in warning
     # Witness: the median shift measured with pyproj in EPSG:4547.
@@ -239,24 +252,3 @@ def test_undeclared_gcj02_ledger_is_warned_with_its_offset(conn, tmp_path):
     assert 500 < offset < 650
     stated = int(warning.split("偏移约 ")[1].split(" 米")[0])
     assert abs(stated - offset) <= 2
-
-
-def test_wgs84_ledger_gets_no_warning(conn, tmp_path):
-    points = _interior_points(conn, per_village=3)
-    rows = [
-        unit_row(i + 1, 经度=x, 纬度=y, **{"所属村(社区)": n}) for i, (n, x, y) in enumerate(points)
-    ]
-    report = import_units(conn, write_ledger_xlsx(tmp_path / "tdt.xlsx", rows), town_code=TOWN)
-    assert report.inserted == len(rows) and report.warnings == []
-
-
-def test_declared_gcj02_ledger_gets_no_warning(conn, tmp_path):
-    points = _interior_points(conn, per_village=2)
-    rows = [
-        unit_row(i + 1, 经度=float(gx), 纬度=float(gy), **{"所属村(社区)": n})
-        for i, (n, x, y) in enumerate(points)
-        for gx, gy in [wgs_to_gcj(x, y)]
-    ]
-    path = write_ledger_xlsx(tmp_path / "amap.xlsx", rows)
-    report = import_units(conn, path, town_code=TOWN, coords="gcj02")
-    assert report.warnings == []
