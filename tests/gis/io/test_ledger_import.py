@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select, text
 from gis.crs import METRIC_SRID, STORAGE_SRID, transformer
 from gis.db.models import Town, Unit, Village
 from gis.errors import ImportRejected
-from gis.gcj02 import wgs_to_gcj
+from gis.gcj02 import wgs_to_bd, wgs_to_gcj
 from gis.io.importers import import_units
 from tests.gis.io.factories import unit_row, valid_uscc, write_ledger_xlsx
 
@@ -252,3 +252,33 @@ def test_undeclared_gcj02_ledger_is_warned_and_wgs84_or_declared_ones_are_not(co
     assert 500 < offset < 650
     stated = int(warning.split("偏移约 ")[1].split(" 米")[0])
     assert abs(stated - offset) <= 2
+
+
+def test_undeclared_bd09_ledger_without_villages_is_warned_by_the_roads(conn, tmp_path):
+    """No village named: the witness is the town's roads (units lie along them)."""
+    wkb = conn.execute(select(func.ST_AsBinary(Town.geom)).where(Town.code == TOWN)).scalar_one()
+    to_m = transformer(STORAGE_SRID, METRIC_SRID)
+    town_m = shapely.transform(
+        shapely.from_wkb(bytes(wkb)),
+        lambda c: np.column_stack(to_m.transform(c[:, 0], c[:, 1])),
+    )
+    inner = town_m.buffer(-300)
+    xy = conn.execute(
+        select(func.ST_X(Unit.geom), func.ST_Y(Unit.geom))
+        .where(Unit.town_code == TOWN)
+        .order_by(Unit.id)
+    ).all()
+    rows, pairs = [], []
+    for x, y in xy:
+        bx, by = (float(v) for v in wgs_to_bd(x, y))
+        if inner.contains(shapely.Point(*to_m.transform(bx, by))) and len(rows) < 200:
+            rows.append(unit_row(len(rows) + 1, 经度=bx, 纬度=by))
+            pairs.append(((x, y), (bx, by)))
+    assert len(rows) == 200
+    report = import_units(conn, write_ledger_xlsx(tmp_path / "baidu.xlsx", rows), town_code=TOWN)
+    (warning,) = report.warnings
+    assert "BD-09" in warning and "道路" in warning
+    a = np.column_stack(to_m.transform(*zip(*[p for p, _ in pairs], strict=True)))
+    b = np.column_stack(to_m.transform(*zip(*[q for _, q in pairs], strict=True)))
+    offset = float(np.median(np.hypot(*(a - b).T)))  # pyproj witness, ~1.26 km at 114°E
+    assert abs(int(warning.split("偏移约 ")[1].split(" 米")[0]) - offset) <= 2
