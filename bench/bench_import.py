@@ -27,6 +27,7 @@ from api.main import create_app
 from data import REFERENCE_DIR
 from data.generator.core import generate
 from gis.access import Role
+from gis.audit import Actor
 from gis.auth import hash_password, issue_token
 from gis.db.access_models import Account
 from gis.db.bootstrap import prepare
@@ -95,7 +96,7 @@ def main() -> None:
     url = server.start()
     engine = create_engine(url)
     try:
-        prepare(engine, REFERENCE_DIR)
+        prepare(engine, REFERENCE_DIR, actor=Actor.system("bench:import"))
         with engine.begin() as conn:
             load_dataset(conn, data)
             conn.execute(text("DELETE FROM units"))
