@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.routers import (
@@ -25,6 +26,7 @@ from api.routers import (
     web,
 )
 from api.routers import assignments as assignment_routes
+from api.security_headers import SecurityHeaders
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import ASSET_DIR, ASSET_URL
@@ -46,13 +48,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         description="Township work-safety grid management: grids, units, staff, networks, "
         "inspections and hazards on PostGIS. 乡镇安全生产网格化管理平台。",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves them from local assets, under the CSP
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
+    # Added last, so outermost: the 413 of BodySizeLimit carries the headers too.
+    app.add_middleware(SecurityHeaders)
     app.mount(ASSET_URL, StaticFiles(directory=ASSET_DIR), name="map-assets")
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(layers.router)
     app.include_router(maps.router)

@@ -13,7 +13,8 @@ from shapely.geometry import mapping, shape
 from gis.domain import FireKeyLevel, HazardLevel, RiskColor
 from gis.gcj02 import wgs_to_gcj
 from maps.basemaps import Basemap
-from maps.layers import GRID_LAYER, Feature, add_grid_layer, new_map
+from maps.escaping import escape_markup as esc
+from maps.layers import GRID_LAYER, Feature, add_grid_layer, embedded, new_map
 from maps.styles import HAZARD_LEVEL_COLORS, RISK_COLORS, pipeline_style, road_style
 
 #: Layer key → the name shown in the layer control (also what tests assert on).
@@ -55,8 +56,9 @@ def _unit_popup(p: Mapping[str, Any]) -> str:
     risk = RiskColor(p["risk_color"]).label if p.get("risk_color") else ""
     key = FireKeyLevel(p["fire_key_level"]).label if p.get("fire_key_level") != "none" else "否"
     return (
-        f"<b>{p.get('name', '')}</b><br>统一社会信用代码：{p.get('uscc', '')}<br>"
-        f"行业：{p.get('industry_code', '')}　风险等级：{risk}<br>消防安全重点单位：{key}"
+        f"<b>{esc(p.get('name'))}</b><br>统一社会信用代码：{esc(p.get('uscc'))}<br>"
+        f"行业：{esc(p.get('industry_code'))}　风险等级：{esc(risk)}<br>"
+        f"消防安全重点单位：{esc(key)}"
     )
 
 
@@ -104,20 +106,24 @@ def area_map(
         layers = {key: shift_to_gcj02(features) for key, features in layers.items()}
     fmap = new_map(title, basemap, tianditu_key)
     add_grid_layer(fmap, layers.get("villages") or [])
-    for key, style in (("roads", road_style), ("pipelines", pipeline_style)):
+    lines = (("roads", road_style, "road_class"), ("pipelines", pipeline_style, "pressure_class"))
+    for key, style, style_key in lines:
         if layers.get(key):
             folium.GeoJson(
-                {"type": "FeatureCollection", "features": list(layers[key])},
-                name=LAYER_NAMES[key],
+                embedded(layers[key], keep=(style_key,)),
+                name=esc(LAYER_NAMES[key]),
                 style_function=style,
             ).add_to(fmap)
 
     def station_popup(p: Mapping[str, Any]) -> str:
-        return f"<b>{p.get('name', '')}</b>"
+        return f"<b>{esc(p.get('name'))}</b>"
 
     def hazard_popup(p: Mapping[str, Any]) -> str:
         level = HazardLevel(p["level"]).label if p.get("level") else ""
-        return f"<b>{p.get('code', '')}</b> {level}隐患<br>整改期限：{p.get('deadline') or '—'}"
+        return (
+            f"<b>{esc(p.get('code'))}</b> {esc(level)}隐患<br>"
+            f"整改期限：{esc(p.get('deadline') or '—')}"
+        )
 
     groups: list[tuple[str, Callable[[Mapping[str, Any]], str], Callable[..., str], float]] = [
         ("fire-stations", lambda p: "#e31a1c", station_popup, 7),
@@ -137,7 +143,7 @@ def area_map(
     ]
     for key, color, popup, radius in groups:
         if layers.get(key):
-            group = folium.FeatureGroup(name=LAYER_NAMES[key])
+            group = folium.FeatureGroup(name=esc(LAYER_NAMES[key]))
             _points(group, layers[key], color, popup, radius)
             group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import folium
-from branca.element import Element
+from branca.element import Element, Figure
 
 ASSET_DIR = Path(__file__).with_name("assets")
 #: Where the API serves ASSET_DIR.
@@ -49,6 +49,24 @@ def use_local_assets(fmap: folium.Map, base_url: str = ASSET_URL) -> folium.Map:
     return fmap
 
 
-def render(fmap: folium.Map, base_url: str = ASSET_URL) -> str:
-    """The map's standalone HTML page, loading only vendored assets."""
-    return use_local_assets(fmap, base_url).get_root().render()
+def render(fmap: folium.Map, base_url: str = ASSET_URL, nonce: str | None = None) -> str:
+    """The map's standalone HTML page, loading only vendored assets.
+
+    With a ``nonce`` (the Content-Security-Policy nonce of the response) the page's own inline
+    scripts carry it, so the browser runs them and nothing else: a script that escaped into the
+    page through data has no nonce. The nonce is added here, where the page is assembled from its
+    parts, never by searching the finished page, which would bless an injected script too.
+    """
+    figure = cast(Figure, use_local_assets(fmap, base_url).get_root())
+    # What Figure.render does, with the nonce on the scripts this function writes itself.
+    for child in figure._children.values():
+        child.render()
+    header, body, script = figure.header.render(), figure.html.render(), figure.script.render()
+    attr = f' nonce="{nonce}"' if nonce else ""
+    # The head holds asset links, styles and folium's global switches, never data (titles and
+    # popups go to the body and the script), so its bare inline scripts are folium's own.
+    header = header.replace("<script>", f"<script{attr}>")
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n"
+        f"{header}\n</head>\n<body>\n{body}\n</body>\n<script{attr}>\n{script}\n</script>\n</html>\n"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 import folium
 
@@ -16,6 +17,24 @@ AMAP_URL = (
     "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
     "&x={x}&y={y}&z={z}"
 )
+
+
+TILE_URLS = (TIANDITU_URL, AMAP_URL)
+
+
+def tile_sources() -> list[str]:
+    """The tile hosts of every basemap as Content-Security-Policy sources (``img-src``).
+
+    Read off the URL templates, so a changed basemap cannot be forgotten in the policy; a
+    ``{s}`` subdomain placeholder becomes the ``*.`` wildcard CSP allows in the leftmost label.
+    """
+    sources = []
+    for url in TILE_URLS:
+        parts = urlsplit(url)
+        first, _, rest = parts.netloc.partition(".")
+        host = f"*.{rest}" if "{" in first else parts.netloc
+        sources.append(f"{parts.scheme}://{host}")
+    return list(dict.fromkeys(sources))
 
 
 class Basemap(StrEnum):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import folium
 from gis.analysis.coverage import GapType
 from maps.area_map import _bounds, shift_to_gcj02
 from maps.basemaps import Basemap
+from maps.escaping import escape_markup as esc
 from maps.layers import Feature, add_grid_layer, new_map
 
 SITES_LAYER = "建议新增微型消防站"
@@ -56,8 +56,8 @@ def _popup(p: Mapping[str, Any]) -> str:
     )
     subject = p.get("unit_name") or p.get("village_code") or ""
     return (
-        f"<b>{html.escape(str(p.get('label', '')))}</b><br>{html.escape(str(subject))}<br>"
-        f"{html.escape(str(p.get('detail', '')))}<br>责任人：{html.escape(people or '—')}"
+        f"<b>{esc(p.get('label'))}</b><br>{esc(subject)}<br>"
+        f"{esc(p.get('detail'))}<br>责任人：{esc(people or '—')}"
     )
 
 
@@ -108,7 +108,7 @@ def gap_map(
         if not features:
             continue
         color = GAP_COLORS[gap_type]
-        group = folium.FeatureGroup(name=f"{GAP_LAYER_NAMES[gap_type]}（{len(features)}）")
+        group = folium.FeatureGroup(name=esc(f"{GAP_LAYER_NAMES[gap_type]}（{len(features)}）"))
         for feature in features:
             geom = feature.get("geometry")
             if not geom:
@@ -139,13 +139,13 @@ def gap_map(
                 ).add_to(group)
         group.add_to(fmap)
     if sites:
-        group = folium.FeatureGroup(name=SITES_LAYER)
+        group = folium.FeatureGroup(name=esc(SITES_LAYER))
         for feature in sites:
             lon, lat = feature["geometry"]["coordinates"][:2]
             p = feature["properties"]
             folium.Marker(
                 location=[lat, lon],
-                tooltip=f"建议站点 {p.get('rank')}：可覆盖 {p.get('covers')} 个重点单位",
+                tooltip=esc(f"建议站点 {p.get('rank')}：可覆盖 {p.get('covers')} 个重点单位"),
                 icon=folium.Icon(color="red", icon="fire"),
             ).add_to(group)
         group.add_to(fmap)

@@ -10,6 +10,7 @@ from folium.plugins import HeatMap
 
 from maps.area_map import shift_to_gcj02
 from maps.basemaps import Basemap
+from maps.escaping import escape_markup
 from maps.layers import Feature, add_grid_layer, new_map
 
 HEAT_LAYER = "隐患热力"
@@ -44,7 +45,7 @@ def hazard_map(
     fmap = new_map(title, basemap, tianditu_key)
     add_grid_layer(fmap, villages)
     points = heat_points(hazards)
-    group = folium.FeatureGroup(name=HEAT_LAYER)
+    group = folium.FeatureGroup(name=escape_markup(HEAT_LAYER))
     if points:
         HeatMap(points, radius=18, blur=14, min_opacity=0.3).add_to(group)
     group.add_to(fmap)

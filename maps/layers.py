@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import folium
 from branca.element import Figure
 
 from maps.basemaps import Basemap, add_basemap
+from maps.escaping import escape_markup
 from maps.styles import village_style
 
 Feature = dict[str, Any]
@@ -26,7 +26,7 @@ def new_map(title: str, basemap: Basemap, tianditu_key: str | None) -> folium.Ma
         folium.Element(
             '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
             'padding:4px 10px;font-size:16px;font-weight:bold">'
-            f"{html.escape(title)}</div>"
+            f"{escape_markup(title)}</div>"
             '<div style="position:fixed;bottom:22px;right:8px;z-index:9999;background:white;'
             f'padding:2px 6px;font-size:11px">{FOOTER}</div>'
         )
@@ -34,13 +34,43 @@ def new_map(title: str, basemap: Basemap, tianditu_key: str | None) -> folium.Ma
     return fmap
 
 
+def embedded(
+    features: Sequence[Feature], keep: Sequence[str] = (), escape: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A FeatureCollection to embed in a page, carrying only the properties the page uses.
+
+    ``keep`` are read by style functions (in Python); ``escape`` are shown by a
+    ``GeoJsonTooltip``, which writes them into ``innerHTML`` at hover time, so they are stored
+    already escaped. Nothing else about a feature is shipped to the browser.
+    """
+
+    def props(p: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            **{k: p.get(k) for k in keep},
+            **{k: escape_markup(p.get(k)) for k in escape},
+        }
+
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": f.get("geometry"), "properties": props(f["properties"])}
+            for f in features
+        ],
+    }
+
+
+def tooltip(fields: Sequence[str], aliases: Sequence[str]) -> folium.GeoJsonTooltip:
+    """A GeoJSON tooltip over fields that ``embedded`` stored escaped."""
+    return folium.GeoJsonTooltip(fields=list(fields), aliases=[escape_markup(a) for a in aliases])
+
+
 def add_grid_layer(fmap: folium.Map, villages: Sequence[Feature]) -> None:
     """The village grids as one named GeoJSON layer with name/code tooltips."""
     if not villages:
         return
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": list(villages)},
-        name=GRID_LAYER,
+        embedded(villages, escape=("name", "code")),
+        name=escape_markup(GRID_LAYER),
         style_function=village_style,
-        tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["名称", "代码"]),
+        tooltip=tooltip(["name", "code"], ["名称", "代码"]),
     ).add_to(fmap)

@@ -23,6 +23,7 @@ from api.schemas.gaps import (
     VillageCoverage,
 )
 from api.schemas.geojson import Link
+from api.security_headers import NonceDep
 from gis.analysis.coverage import CoverageParams, GapType
 from gis.queries.layers import fetch_features, layer_filter
 from gis.workflows.coverage import micro_station_sites, scoped_gaps
@@ -225,6 +226,7 @@ def get_gap_map(
     conn: ConnDep,
     scope: ScopeDep,
     settings: SettingsDep,
+    nonce: NonceDep,
     town: TownParam = None,
     as_of: AsOfParam = None,
     minutes: MinutesParam = 5.0,
@@ -249,4 +251,4 @@ def get_gap_map(
         basemap=choose(basemap, key),
         tianditu_key=key,
     )
-    return HTMLResponse(render_map(fmap))
+    return HTMLResponse(render_map(fmap, nonce=nonce))

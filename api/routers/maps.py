@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, select
 
 from api.dependencies import ConnDep, ScopeDep, SettingsDep
+from api.security_headers import NonceDep
 from gis.access import Scope, scope_clause
 from gis.db.models import Town, Village
 from gis.errors import NotFound
@@ -51,6 +52,7 @@ def get_area_map(
     conn: ConnDep,
     scope: ScopeDep,
     settings: SettingsDep,
+    nonce: NonceDep,
     village: VillageParam = None,
     basemap: BasemapParam = None,
 ) -> HTMLResponse:
@@ -75,7 +77,7 @@ def get_area_map(
     fmap = area_map(
         layers, title=f"{place}安全生产网格图", basemap=choose(basemap, key), tianditu_key=key
     )
-    return HTMLResponse(render_map(fmap))
+    return HTMLResponse(render_map(fmap, nonce=nonce))
 
 
 @router.get("/hazards", response_class=HTMLResponse, operation_id="getHazardHeatMap")
@@ -83,6 +85,7 @@ def get_hazard_map(
     conn: ConnDep,
     scope: ScopeDep,
     settings: SettingsDep,
+    nonce: NonceDep,
     village: VillageParam = None,
     start: Annotated[dt.date | None, Query(description="found on or after")] = None,
     end: Annotated[dt.date | None, Query(description="found on or before")] = None,
@@ -105,4 +108,4 @@ def get_hazard_map(
         basemap=choose(basemap, key),
         tianditu_key=key,
     )
-    return HTMLResponse(render_map(fmap))
+    return HTMLResponse(render_map(fmap, nonce=nonce))

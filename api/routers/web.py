@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection
 
 from api.dependencies import ConnDep, SettingsDep, actor_of
+from api.pages import templates
 from api.security import (
     SESSION_COOKIE,
     check_csrf,
@@ -35,7 +34,6 @@ from gis.workflows.accounts import (
 )
 
 router = APIRouter(tags=["web"], include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 
 HOME = "/account"
 
