@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Connection, func, select, true
 from gis.crs import ACCEPTED_PROJECTED, STORAGE_SRID
 from gis.db.models import Department, Town, Unit, Village
 from gis.errors import InvalidInput, NotFound
+from gis.io.formulas import inert_cell
 from gis.io.ledger import UNIT_LEDGER, VILLAGE_LEDGER, Column, Ledger, ascii_len, export_value
 
 ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg", "shp", "kml"]
@@ -205,7 +206,7 @@ def _excel(frame: gpd.GeoDataFrame, ledger: Ledger, title: str) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = ledger.name[:31]
-    sheet.append([title])
+    sheet.append([inert_cell(title)])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(cols))
     sheet["A1"].font = Font(bold=True, size=16)
     sheet["A1"].alignment = Alignment(horizontal="center")
@@ -214,7 +215,7 @@ def _excel(frame: gpd.GeoDataFrame, ledger: Ledger, title: str) -> bytes:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for record in table.itertuples(index=False, name=None):
-        sheet.append([_plain(v) for v in record])
+        sheet.append([inert_cell(_plain(v)) for v in record])
     for j, c in enumerate(cols, start=1):
         letter = get_column_letter(j)
         sheet.column_dimensions[letter].width = c.width
@@ -246,7 +247,8 @@ def _plain(value: Any) -> Any:
 
 
 def _csv_cell(value: Any) -> str:
-    value = _plain(value)
+    # Neutralised before numbers become text, so a negative number stays a number.
+    value = inert_cell(_plain(value))
     if value is None:
         return ""
     return repr(value) if isinstance(value, float) else str(value)

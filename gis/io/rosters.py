@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from gis.analysis.assignment_rules import TEAM_ROLES
+from gis.io.formulas import inert_cell
 from gis.workflows.assignments import GridView, Member, TeamView
 
 _THIN = Side(style="thin")
@@ -56,7 +57,7 @@ def _sheet(
 ) -> None:
     n = len(headers)
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
-    ws.cell(1, 1, title).font = Font(name="宋体", size=18, bold=True)
+    ws.cell(1, 1, inert_cell(title)).font = Font(name="宋体", size=18, bold=True)
     ws.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center")
     ws.row_dimensions[1].height = 36
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=n)
@@ -67,7 +68,7 @@ def _sheet(
         c.alignment, c.border = _WRAP, _BOX
     for i, row in enumerate(rows, start=4):
         for j, value in enumerate(row, start=1):
-            c = ws.cell(i, j, value)
+            c = ws.cell(i, j, inert_cell(value))
             c.alignment, c.border = _WRAP, _BOX
             c.number_format = "@"  # phones and codes stay text
     for j, w in enumerate(widths, start=1):
