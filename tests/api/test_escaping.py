@@ -26,7 +26,7 @@ from tests.conftest import DEMO_TOWN
 from tests.inert import PAYLOADS, SHORT_PAYLOADS, inert_problems
 
 MAPS = ("/maps/area", "/maps/hazards", "/maps/gaps")
-FORMULA = "=HYPERLINK(\"http://evil.example\",\"点击\")"
+FORMULA = '=HYPERLINK("http://evil.example","点击")'
 
 
 def _payload_case(column: str, param: str = "p") -> str:
@@ -62,9 +62,7 @@ def hostile(db_conn: Connection) -> Iterator[None]:
         text(f"UPDATE staff SET name = left({_payload_case('id')}, 50) WHERE town_code = :town"),
         {**params, **town},
     )
-    db_conn.execute(
-        text(f"UPDATE fire_stations SET name = {_payload_case('id')} || id"), params
-    )
+    db_conn.execute(text(f"UPDATE fire_stations SET name = {_payload_case('id')} || id"), params)
     db_conn.execute(
         text(
             f"UPDATE hazards SET code = left({_payload_case('id')} || id, 20), "
@@ -144,7 +142,7 @@ def test_exports_of_hostile_names_hold_no_live_formula(client: TestClient) -> No
         names.append(row[2].value)
     assert "'" + FORMULA in {str(n).rstrip("0123456789") for n in names}
     csv_text = client.get("/api/v1/exports/units", params={"format": "csv"}).content
-    assert b'"\'=HYPERLINK(' in csv_text and b',"=HYPERLINK(' not in csv_text
+    assert b"\"'=HYPERLINK(" in csv_text and b',"=HYPERLINK(' not in csv_text
     roster = client.get("/api/v1/rosters/team", params={"town": DEMO_TOWN})
     assert roster.status_code == 200
     for sheet in openpyxl.load_workbook(io.BytesIO(roster.content)).worksheets:
