@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -12,8 +14,11 @@ from starlette.routing import Mount, Route
 
 from api.docs import DOCS_ASSET_URL
 from api.security import SESSION_COOKIE
+from api.security_headers import page_policy
 from gis.access import Role
-from maps.basemaps import tile_sources
+from maps.area_map import area_map
+from maps.assets import render
+from maps.basemaps import Basemap, tile_sources
 from tests.accounts import bearer_token, make_account
 
 PAGE_DIRECTIVES = {
@@ -108,3 +113,17 @@ def test_api_docs_load_only_local_assets(anonymous: TestClient) -> None:
             assert asset.status_code == 200 and len(asset.content) > 1000, url
     for mount in (r for r in anonymous.app.routes if isinstance(r, Mount)):  # type: ignore[attr-defined]
         assert mount.path.startswith("/static/")
+
+
+def test_the_policy_admits_the_tiles_of_every_basemap() -> None:
+    """Tile URLs as the rendered map asks for them, each matched against the img-src sources."""
+    images = _policy(page_policy("n", tile_sources()))["img-src"]
+    for basemap in (Basemap.TIANDITU_VECTOR, Basemap.TIANDITU_IMAGE, Basemap.AMAP):
+        page = render(area_map({}, title="t", basemap=basemap, tianditu_key="k"))
+        templates = re.findall(r'L\.tileLayer\(\s*"([^"]+)"', page)
+        assert templates, basemap
+        for template in templates:
+            for sub in "01234567":
+                url = urlsplit(template.replace("{s}", sub))
+                origin = f"{url.scheme}://{url.hostname}"
+                assert any(fnmatch(origin, source) for source in images), (basemap, origin)
