@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from gis.io.cells import ENUM_WORDS, FALSE_WORDS, NO_MEANS, NOTE_WORDS, TRUE_WORDS
+from gis.io.formulas import inert_cell
 from gis.io.ledger import Column, Ledger
 
 #: Rows of the data sheet that get drop-down lists and text formats.
@@ -88,7 +89,7 @@ def template_workbook(ledger: Ledger, *, title: str | None = None) -> bytes:
     book = openpyxl.Workbook()
     sheet: Any = book.active
     sheet.title = ledger.name[:31]
-    sheet.append([title or f"{ledger.name}（填报模板）"])
+    sheet.append([inert_cell(title or f"{ledger.name}（填报模板）")])
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     sheet["A1"].font = Font(bold=True, size=16)
     sheet["A1"].alignment = Alignment(horizontal="center")

@@ -9,9 +9,10 @@ import io
 import openpyxl
 import pytest
 
-from gis.io.formulas import inert_cell
 from gis.io.exporters import export_frame
+from gis.io.formulas import inert_cell
 from gis.io.ledger import UNIT_LEDGER
+from gis.io.ledger_template import template_workbook
 from gis.io.rosters import grid_roster, team_roster
 from gis.workflows.assignments import GridView, Member, TeamView
 from tests.gis.io.factories import unit_frame
@@ -118,3 +119,10 @@ def test_roster_workbooks_hold_no_live_formula() -> None:
         texts = [v for v in values if isinstance(v, str)]
         assert not [t for t in texts if _would_evaluate(t)], write
         assert any(t.startswith("'" + FORMULAS[0]) for t in texts)
+
+
+def test_ledger_template_title_is_never_a_formula() -> None:
+    data = template_workbook(UNIT_LEDGER, title=FORMULAS[1])
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    _assert_no_formula_cells(book)
+    assert book.worksheets[0]["A1"].value == "'" + FORMULAS[1]
