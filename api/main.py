@@ -25,6 +25,7 @@ from api.routers import (
     web,
 )
 from api.routers import assignments as assignment_routes
+from api.routers import inspection_routes
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import ASSET_DIR, ASSET_URL
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(templates.router)
     app.include_router(assignment_routes.router)
     app.include_router(gaps.router)
+    app.include_router(inspection_routes.router)
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(audit.router)
