@@ -56,6 +56,8 @@ class RouteRequest:
     lunch_start: dt.time | None = dt.time(12, 0)
     lunch_end: dt.time | None = dt.time(13, 30)
     windows: dict[int, tuple[dt.time, dt.time]] = field(default_factory=dict)
+    #: Each stop only to an inspector of its supervising department, and a fire-safety key unit
+    #: only to a fire officer; off, anyone may visit any stop.
     match_department: bool = False
     time_limit_s: float = 1.0
 
@@ -148,10 +150,12 @@ def _skills(staff: pd.DataFrame, units: pd.DataFrame, match_department: bool) ->
         have.append(frozenset(skills))
     need: list[str | None] = []
     for level, dept in zip(units["fire_key_level"], units["department_code"], strict=True):
-        if getattr(level, "value", level) != FireKeyLevel.NONE:
-            need.append(FIRE_SKILL)
+        if not match_department:
+            need.append(None)
+        elif getattr(level, "value", level) != FireKeyLevel.NONE:
+            need.append(FIRE_SKILL)  # a fire-safety key unit goes to a fire officer
         else:
-            need.append(str(dept) if match_department else None)
+            need.append(str(dept))
     return have, need
 
 
@@ -243,8 +247,8 @@ def _plan_body(
     for r in plan.routes:
         base = n + r.inspector
         places = [base, *r.stops, base]
-        legs = list(zip(places[:-1], places[1:], strict=True))
-        paths = rg.road_paths(split, legs) if r.stops else []
+        legs = list(zip(places[:-1], places[1:], strict=True)) if r.stops else []
+        paths = rg.road_paths(split, legs)
         coords: list[np.ndarray] = []
         for (a, b), path in zip(legs, paths, strict=True):
             # access leg out, the roads, access leg in (place points mark the access legs)
