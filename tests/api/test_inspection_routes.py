@@ -124,19 +124,19 @@ def test_due_stops_are_the_inspectors_overdue_units(
             " inspector_codes, hazard_count) VALUES (:t, 'XJTEST0001', :u, :d, 'department',"
             " '[]', 0)"
         ),
-        {"t": DEMO_TOWN, "u": units[0], "d": dt.date(2024, 6, 2)},
+        {"t": DEMO_TOWN, "u": units[0], "d": dt.date(2025, 6, 2)},
     )
     made = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": [staff], "units": "due", "time_limit_s": 0.2},
+        json={"day": "2025-06-03", "staff_ids": [staff], "units": "due", "time_limit_s": 0.2},
     )
     assert made.status_code == 201, made.text
     plan = made.json()["plan"]
     stops = {s["unit_id"] for r in plan["routes"] for s in r["stops"]}
     stops |= {u["unit_id"] for u in plan["unplanned"]}
-    # The other five: operating, never inspected in 2024 before June or inspected long ago.
+    # The other five are operating and last inspected in 2024 (the demo year): all overdue.
     assert units[0] not in stops
-    assert stops <= set(units[1:]) and len(stops) >= 3
+    assert stops <= set(units[1:]) and len(stops) == 5
 
 
 def test_bad_input_is_a_clear_4xx(client: TestClient, db_conn: Connection) -> None:
