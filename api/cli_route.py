@@ -56,8 +56,11 @@ def cmd_route(args: argparse.Namespace) -> int:
         Path(args.gpx).write_bytes(wf.route_gpx(route))
     if args.geojson:
         features = [
-            {"type": "Feature", "geometry": r["geometry"],
-             "properties": {k: v for k, v in r.items() if k not in ("geometry", "stops")}}
+            {
+                "type": "Feature",
+                "geometry": r["geometry"],
+                "properties": {k: v for k, v in r.items() if k not in ("geometry", "stops")},
+            }
             for r in route["plan"]["routes"]
         ]
         Path(args.geojson).write_text(
@@ -70,15 +73,24 @@ def cmd_route(args: argparse.Namespace) -> int:
 def _print(route: dict[str, Any]) -> None:
     out = sys.stdout
     plan = route["plan"]
-    print(f"路线 {route['id']}  {plan['day']}  共 {route['stop_count']} 个站点，"
-          f"行车 {route['travel_s'] // 60} 分钟", file=out)
+    print(
+        f"路线 {route['id']}  {plan['day']}  共 {route['stop_count']} 个站点，"
+        f"行车 {route['travel_s'] // 60} 分钟",
+        file=out,
+    )
     for r in plan["routes"]:
         lunch = f"  午休 {r['lunch'][0][:5]}–{r['lunch'][1][:5]}" if r["lunch"] else ""
-        print(f"\n{r['staff_name']}  出发 {r['leave_base'][:5]}  返回 {r['return_base'][:5]}"
-              f"  行车 {r['travel_s'] // 60} 分钟{lunch}", file=out)
+        print(
+            f"\n{r['staff_name']}  出发 {r['leave_base'][:5]}  返回 {r['return_base'][:5]}"
+            f"  行车 {r['travel_s'] // 60} 分钟{lunch}",
+            file=out,
+        )
         for s in r["stops"]:
-            print(f"  {s['order']:>2}. {s['arrival'][:5]} 到  {s['start'][:5]}–{s['departure'][:5]}"
-                  f"  {s['name']}  {s['address'] or ''}", file=out)
+            print(
+                f"  {s['order']:>2}. {s['arrival'][:5]} 到  {s['start'][:5]}–{s['departure'][:5]}"
+                f"  {s['name']}  {s['address'] or ''}",
+                file=out,
+            )
     for u in plan["unplanned"]:
         print(f"未排入: {u['reason']}", file=out)
 
@@ -94,8 +106,9 @@ def add_commands(sub: Any) -> None:
     route.add_argument("--lunch-start", type=_time, default=dt.time(12, 0))
     route.add_argument("--lunch-end", type=_time, default=dt.time(13, 30))
     route.add_argument("--no-lunch", action="store_true")
-    route.add_argument("--window", type=_window, action="append",
-                       help="UNIT_ID=HH:MM-HH:MM (repeatable)")
+    route.add_argument(
+        "--window", type=_window, action="append", help="UNIT_ID=HH:MM-HH:MM (repeatable)"
+    )
     route.add_argument("--match-department", action="store_true")
     route.add_argument("--seconds", type=float, default=1.0, help="solver budget")
     route.add_argument("--gpx", help="also write the GPX here")

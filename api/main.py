@@ -18,6 +18,7 @@ from api.routers import (
     exchange,
     gaps,
     health,
+    inspection_routes,
     layers,
     maps,
     reports,
@@ -25,7 +26,6 @@ from api.routers import (
     web,
 )
 from api.routers import assignments as assignment_routes
-from api.routers import inspection_routes
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import ASSET_DIR, ASSET_URL

@@ -37,8 +37,9 @@ class RouteCreate(BaseModel):
     lunch_end: dt.time | None = dt.time(13, 30)
     windows: list[StopWindow] = Field(default_factory=list, max_length=500)
     match_department: bool = Field(
-        default=False, description="Each stop only to an inspector of its supervising department; a "
-        "fire-safety key unit only to a fire officer (消防)"
+        default=False,
+        description="Each stop only to an inspector of its supervising department; a "
+        "fire-safety key unit only to a fire officer (消防)",
     )
     time_limit_s: float = Field(default=1.0, gt=0, le=30, description="Solver budget (seconds)")
 

@@ -51,17 +51,19 @@ class DayWindow:
     def __post_init__(self) -> None:
         if not 0 <= self.start_s < self.end_s <= 48 * 3600:
             raise ValueError(
-                f"day window {hhmm(self.start_s)}–{hhmm(self.end_s)} is empty "
-                "(工作时间段为空)"
+                f"day window {hhmm(self.start_s)}–{hhmm(self.end_s)} is empty (工作时间段为空)"
             )
         if (self.lunch_start_s is None) != (self.lunch_end_s is None):
             raise ValueError("lunch needs both a start and an end (午休需起止时间)")
-        if self.lunch_start_s is not None and self.lunch_end_s is not None:
-            if not self.start_s < self.lunch_start_s < self.lunch_end_s < self.end_s:
-                raise ValueError(
-                    f"lunch {hhmm(self.lunch_start_s)}–{hhmm(self.lunch_end_s)} must lie inside "
-                    f"the day {hhmm(self.start_s)}–{hhmm(self.end_s)} (午休须在工作时间内)"
-                )
+        if (
+            self.lunch_start_s is not None
+            and self.lunch_end_s is not None
+            and not self.start_s < self.lunch_start_s < self.lunch_end_s < self.end_s
+        ):
+            raise ValueError(
+                f"lunch {hhmm(self.lunch_start_s)}–{hhmm(self.lunch_end_s)} must lie inside "
+                f"the day {hhmm(self.start_s)}–{hhmm(self.end_s)} (午休须在工作时间内)"
+            )
 
     @property
     def lunch_s(self) -> int:
@@ -277,13 +279,15 @@ def _check(
     if (opens > closes).any():
         k = int(np.flatnonzero(opens > closes)[0])
         raise ValueError(f"stop {k}: time window opens after it closes")
-    skills = list(skill) if skill is not None else [None] * n
+    skills: list[str | None] = list(skill) if skill is not None else [None] * n
     if len(skills) != n:
         raise ValueError("skill needs one entry per stop")
     labels = list(names) if names is not None else [f"stop {k}" for k in range(n)]
     if len(labels) != n:
         raise ValueError("names needs one entry per stop")
-    return _Problem(travel, stop_idx, service, opens, closes, skills, labels, tuple(inspectors), day)
+    return _Problem(
+        travel, stop_idx, service, opens, closes, skills, labels, tuple(inspectors), day
+    )
 
 
 def _per_stop(values: Sequence[int | None] | None, n: int, default: int, name: str) -> np.ndarray:
@@ -419,7 +423,9 @@ def _solve(
     pos = {p: j for j, p in enumerate(places)}
     model = Model()
     locs = [model.add_location(x=0, y=0) for _ in places]
-    depots = {b: model.add_depot(locs[pos[b]]) for b in sorted({i.base for i in problem.inspectors})}
+    depots = {
+        b: model.add_depot(locs[pos[b]]) for b in sorted({i.base for i in problem.inspectors})
+    }
     prize = int(_PRIZE_FACTOR * (sub.max() + 1) * (len(todo) + 1))
     w_open = day.to_working(problem.open_s)
     w_close = day.to_working(problem.close_s, closing=True)
@@ -441,8 +447,11 @@ def _solve(
     for skills in sorted({ins.skills for ins in problem.inspectors}, key=sorted):
         prof = model.add_profile(name=",".join(sorted(skills)))
         profiles[skills] = prof
-        blocked = [pos[int(problem.stops[k])] for k, s in zip(todo, need, strict=True)
-                   if s is not None and s not in skills]
+        blocked = [
+            pos[int(problem.stops[k])]
+            for k, s in zip(todo, need, strict=True)
+            if s is not None and s not in skills
+        ]
         dist = sub.copy()
         if blocked:
             dist[:, blocked] = prize
@@ -450,8 +459,9 @@ def _solve(
             for b in range(len(places)):
                 if a != b:
                     d = int(dist[a, b])
-                    model.add_edge(locs[a], locs[b], distance=d, duration=int(sub[a, b]),
-                                   profile=prof)
+                    model.add_edge(
+                        locs[a], locs[b], distance=d, duration=int(sub[a, b]), profile=prof
+                    )
     for i, ins in enumerate(problem.inspectors):
         start, end = _hours(problem, i)
         model.add_vehicle_type(
@@ -587,10 +597,12 @@ def route_violations(
         if r.return_base_s != _leave_after_lunch(r.lunch, t, r.return_base_s) + leg:
             out.append(f"inspector {r.inspector}: back at base ≠ leave + last leg")
         if r.return_base_s > end:
-            out.append(f"inspector {r.inspector}: back at base {hhmm(r.return_base_s)} after {hhmm(end)}")
-        if day.lunch_s and r.return_base_s > (day.lunch_start_s or 0):
-            if r.lunch is None or r.lunch[1] - r.lunch[0] < day.lunch_s:
-                out.append(f"inspector {r.inspector}: no full lunch break")
+            out.append(
+                f"inspector {r.inspector}: back at base {hhmm(r.return_base_s)} after {hhmm(end)}"
+            )
+        crosses_lunch = day.lunch_s and r.return_base_s > (day.lunch_start_s or 0)
+        if crosses_lunch and (r.lunch is None or r.lunch[1] - r.lunch[0] < day.lunch_s):
+            out.append(f"inspector {r.inspector}: no full lunch break")
     return out
 
 

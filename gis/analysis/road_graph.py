@@ -437,7 +437,9 @@ def snap_to_roads(network: RoadNetwork, points: gpd.GeoSeries | np.ndarray) -> R
     edge = np.asarray(got[1][first], dtype=np.int64)
     lines = network.lines[edge]
     fraction = np.clip(shapely.line_locate_point(lines, pts, normalized=True), 0.0, 1.0)
-    on_road = shapely.get_coordinates(shapely.line_interpolate_point(lines, fraction, normalized=True))
+    on_road = shapely.get_coordinates(
+        shapely.line_interpolate_point(lines, fraction, normalized=True)
+    )
     return RoadSnap(
         edge=edge,
         fraction=np.asarray(fraction, dtype=float),

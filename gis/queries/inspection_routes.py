@@ -61,7 +61,7 @@ def stop_units(town: str, ids: list[int], scope: Scope) -> Select[*tuple[Any, ..
     )
 
 
-def responsible_unit_ids(town: str, staff_ids: list[int], day: dt.date) -> Select[tuple[int]]:
+def responsible_unit_ids(town: str, staff_ids: list[int], day: dt.date) -> Select[int | None]:
     """Units the staff are responsible for on ``day`` (valid responsibility records)."""
     return (
         select(Responsibility.unit_id)
@@ -76,7 +76,7 @@ def responsible_unit_ids(town: str, staff_ids: list[int], day: dt.date) -> Selec
     )
 
 
-def last_inspections(unit_ids: list[int], day: dt.date) -> Select[Any]:
+def last_inspections(unit_ids: list[int], day: dt.date) -> Select[int | None, dt.date]:
     """Each unit's latest inspection date on or before ``day``."""
     return (
         select(Inspection.unit_id, func.max(Inspection.inspected_on).label("last"))

@@ -102,7 +102,9 @@ def _load_staff(conn: Connection, req: RouteRequest, scope: Scope) -> pd.DataFra
     staff = frame(conn, q.staff_bases(req.town, wanted, scope))
     missing = sorted(set(wanted) - set(staff["id"].tolist()))
     if missing:
-        raise NotFound(f"检查人员 {missing} 不存在或不在您的管辖范围内 (unknown or out-of-scope staff)")
+        raise NotFound(
+            f"检查人员 {missing} 不存在或不在您的管辖范围内 (unknown or out-of-scope staff)"
+        )
     inactive = staff.loc[~staff["active"].astype(bool), "name"].tolist()
     if inactive:
         raise InvalidInput(f"检查人员 {inactive} 已停用 (inactive staff)")
@@ -114,9 +116,13 @@ def _load_staff(conn: Connection, req: RouteRequest, scope: Scope) -> pd.DataFra
 
 def _load_units(conn: Connection, req: RouteRequest, scope: Scope) -> pd.DataFrame:
     if req.unit_ids is None:
-        ids = [int(i) for i in conn.execute(
-            q.responsible_unit_ids(req.town, req.staff_ids, req.day)
-        ).scalars()]
+        ids = [
+            int(i)
+            for i in conn.execute(
+                q.responsible_unit_ids(req.town, req.staff_ids, req.day)
+            ).scalars()
+            if i is not None
+        ]
         units = frame(conn, q.stop_units(req.town, ids, scope))
         if units.empty:
             return units
@@ -128,7 +134,7 @@ def _load_units(conn: Connection, req: RouteRequest, scope: Scope) -> pd.DataFra
         return units[units["id"].isin(due)].reset_index(drop=True)
     wanted = sorted(set(req.unit_ids))
     if not wanted:
-        raise InvalidInput("unit_ids 为空 (no stop given; use \"due\" for the due units)")
+        raise InvalidInput('unit_ids 为空 (no stop given; use "due" for the due units)')
     units = frame(conn, q.stop_units(req.town, wanted, scope))
     missing = sorted(set(wanted) - set(units["id"].tolist()))
     if missing:
@@ -139,9 +145,9 @@ def _load_units(conn: Connection, req: RouteRequest, scope: Scope) -> pd.DataFra
     return units
 
 
-def _skills(staff: pd.DataFrame, units: pd.DataFrame, match_department: bool) -> tuple[
-    list[frozenset[str]], list[str | None]
-]:
+def _skills(
+    staff: pd.DataFrame, units: pd.DataFrame, match_department: bool
+) -> tuple[list[frozenset[str]], list[str | None]]:
     have = []
     for dept, role in zip(staff["department_code"], staff["role"], strict=True):
         skills = {str(dept)}
@@ -178,8 +184,8 @@ def plan_day(conn: Connection, req: RouteRequest, scope: Scope, actor: Actor) ->
     service = service_minutes(units) * 60 if len(units) else np.zeros(0, dtype=np.int64)
     if len(units) and int(service.min()) > day.working_s:
         raise InvalidInput(
-            f"工作时间 {day.working_s // 60} 分钟不足以完成一次检查（最短 {int(service.min()) // 60}"
-            " 分钟） (day window too short for a single visit)"
+            f"工作时间 {day.working_s // 60} 分钟不足以完成一次检查（最短 "
+            f"{int(service.min()) // 60} 分钟） (day window too short for a single visit)"
         )
     roads = q.town_roads(conn, req.town)
     if roads.empty:
@@ -203,8 +209,16 @@ def plan_day(conn: Connection, req: RouteRequest, scope: Scope, actor: Actor) ->
     opens = [_seconds(req.windows[u][0]) if u in req.windows else None for u in ids]
     closes = [_seconds(req.windows[u][1]) if u in req.windows else None for u in ids]
     plan = plan_routes(
-        travel, range(n), service, inspectors, day, open_s=opens, close_s=closes, skill=need,
-        names=units["name"].tolist(), time_limit_s=req.time_limit_s,
+        travel,
+        range(n),
+        service,
+        inspectors,
+        day,
+        open_s=opens,
+        close_s=closes,
+        skill=need,
+        names=units["name"].tolist(),
+        time_limit_s=req.time_limit_s,
     )
     body = _plan_body(req, day, staff, units, points, split, plan)
     values = {
@@ -222,8 +236,9 @@ def plan_day(conn: Connection, req: RouteRequest, scope: Scope, actor: Actor) ->
     }
     route_id = conn.execute(insert(InspectionRoute).values(**values).returning(InspectionRoute.id))
     new_id = int(route_id.scalar_one())
-    summary = {k: values[k] for k in ("day", "staff_ids", "stop_count", "unplanned_count",
-                                      "travel_s")}
+    summary = {
+        k: values[k] for k in ("day", "staff_ids", "stop_count", "unplanned_count", "travel_s")
+    }
     record(conn, actor, "plan", "inspection_routes", new_id, None, summary, town_code=req.town)
     return {"id": new_id, **values}
 
@@ -344,7 +359,8 @@ def route_gpx(route: dict[str, Any]) -> bytes:
         seg = ET.SubElement(trk, f"{{{GPX_NS}}}trkseg")
         for lon, lat in r["geometry"]["coordinates"]:
             ET.SubElement(seg, f"{{{GPX_NS}}}trkpt", _latlon(lon, lat))
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(gpx, encoding="utf-8")
+    body: bytes = ET.tostring(gpx, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def _latlon(lon: float, lat: float) -> dict[str, str]:

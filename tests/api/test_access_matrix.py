@@ -397,7 +397,8 @@ def _load_frames(conn: Connection) -> dict[str, pd.DataFrame]:
         ),
     }
     frames["inspection_routes"] = _frame(
-        conn, "SELECT id, town_code, staff_ids, department_codes, village_codes "
+        conn,
+        "SELECT id, town_code, staff_ids, department_codes, village_codes "
         "FROM inspection_routes ORDER BY id",
     )
     for table in ("roads", "gas_pipelines", "gas_facilities", "fire_stations"):
@@ -454,9 +455,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         m["units"] &= units["id"].isin(mine)
         m["hazards"] &= hazards["unit_id"].isin(mine)
         m["staff"] &= staff["id"] == world.inspector_staff
-        m["inspection_routes"] &= routes["staff_ids"].map(
-            lambda ids: world.inspector_staff in ids
-        )
+        m["inspection_routes"] &= routes["staff_ids"].map(lambda ids: world.inspector_staff in ids)
         m["villages"] &= f["villages"]["code"].isin(villages)
         m["micro_grids"] &= f["micro_grids"]["village_code"].isin(villages)
     if role is not Role.TOWN_ADMIN:
@@ -562,9 +561,17 @@ def _add_routes(conn: Connection, staff_id: int, department: str, village: str) 
     for town, staff, depts, villages in rows:
         conn.execute(
             insert(InspectionRoute).values(
-                town_code=town, day=dt.date(2024, 6, 3), author="matrix", staff_ids=staff,
-                department_codes=depts, village_codes=villages, stop_count=0,
-                unplanned_count=0, travel_s=0, solver="pyvrp", plan=empty,
+                town_code=town,
+                day=dt.date(2024, 6, 3),
+                author="matrix",
+                staff_ids=staff,
+                department_codes=depts,
+                village_codes=villages,
+                stop_count=0,
+                unplanned_count=0,
+                travel_s=0,
+                solver="pyvrp",
+                plan=empty,
             )
         )
 

@@ -35,16 +35,35 @@ def test_route_command(
 
     monkeypatch.setattr("gis.db.engine.get_engine", engine)
     staff = db_conn.execute(
-        text("SELECT id FROM staff WHERE town_code = :t AND role = 'inspector' ORDER BY id"
-             " LIMIT 1"), {"t": DEMO_TOWN},
+        text(
+            "SELECT id FROM staff WHERE town_code = :t AND role = 'inspector' ORDER BY id LIMIT 1"
+        ),
+        {"t": DEMO_TOWN},
     ).scalar_one()
-    units = [str(u) for u in db_conn.execute(
-        text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 5"), {"t": DEMO_TOWN}
-    ).scalars()]
+    units = [
+        str(u)
+        for u in db_conn.execute(
+            text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 5"), {"t": DEMO_TOWN}
+        ).scalars()
+    ]
     code = main(
-        ["route", "--day", "2024-06-03", "--staff", str(staff), "--units", *units,
-         "--window", f"{units[0]}=14:00-15:00", "--seconds", "0.2",
-         "--gpx", str(tmp_path / "r.gpx"), "--geojson", str(tmp_path / "r.geojson")]
+        [
+            "route",
+            "--day",
+            "2024-06-03",
+            "--staff",
+            str(staff),
+            "--units",
+            *units,
+            "--window",
+            f"{units[0]}=14:00-15:00",
+            "--seconds",
+            "0.2",
+            "--gpx",
+            str(tmp_path / "r.gpx"),
+            "--geojson",
+            str(tmp_path / "r.geojson"),
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0, out

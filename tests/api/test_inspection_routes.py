@@ -72,8 +72,11 @@ def test_department_may_not_route_another_departments_staff_or_units(
     refused = dept.post("/api/v1/routes", json=body)
     assert refused.status_code == 404
     assert refused.json()["code"] == "not_found" and "检查人员" in refused.json()["message"]
-    body = {"day": "2024-06-03", "staff_ids": _staff(db_conn, "SCJG"),
-            "units": _units(db_conn, "AJB", 2)}
+    body = {
+        "day": "2024-06-03",
+        "staff_ids": _staff(db_conn, "SCJG"),
+        "units": _units(db_conn, "AJB", 2),
+    }
     refused = dept.post("/api/v1/routes", json=body)
     assert refused.status_code == 404 and "单位" in refused.json()["message"]
 
@@ -84,8 +87,12 @@ def test_an_inspector_sees_only_routes_naming_it(
     staff = _staff(db_conn, "SCJG", 2)
     made = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": [staff[1]], "units": _units(db_conn, "SCJG", 3),
-              "time_limit_s": 0.1},
+        json={
+            "day": "2024-06-03",
+            "staff_ids": [staff[1]],
+            "units": _units(db_conn, "SCJG", 3),
+            "time_limit_s": 0.1,
+        },
     ).json()
     me = client_as(Role.INSPECTOR, staff_id=staff[0])
     assert me.get(f"/api/v1/routes/{made['id']}").status_code == 404
@@ -93,8 +100,9 @@ def test_an_inspector_sees_only_routes_naming_it(
     them = client_as(Role.INSPECTOR, staff_id=staff[1])
     assert them.get(f"/api/v1/routes/{made['id']}").status_code == 200
     # Nor may it plan for someone else.
-    refused = me.post("/api/v1/routes", json={"day": "2024-06-03", "staff_ids": [staff[1]],
-                                              "units": "due"})
+    refused = me.post(
+        "/api/v1/routes", json={"day": "2024-06-03", "staff_ids": [staff[1]], "units": "due"}
+    )
     assert refused.status_code == 404
 
 
@@ -105,15 +113,20 @@ def test_due_stops_are_the_inspectors_overdue_units(
     units = [
         int(u)
         for u in db_conn.execute(
-            text("SELECT id FROM units WHERE town_code = :t AND department_code = 'SCJG'"
-                 " AND status = 'operating' ORDER BY id LIMIT 6"),
+            text(
+                "SELECT id FROM units WHERE town_code = :t AND department_code = 'SCJG'"
+                " AND status = 'operating' ORDER BY id LIMIT 6"
+            ),
             {"t": DEMO_TOWN},
         ).scalars()
     ]
     for unit in units:
         db_conn.execute(
             insert(Responsibility).values(
-                town_code=DEMO_TOWN, staff_id=staff, role="unit_inspector", unit_id=unit,
+                town_code=DEMO_TOWN,
+                staff_id=staff,
+                role="unit_inspector",
+                unit_id=unit,
                 valid_from=dt.date(2024, 1, 1),
             )
         )
@@ -142,32 +155,50 @@ def test_due_stops_are_the_inspectors_overdue_units(
 def test_bad_input_is_a_clear_4xx(client: TestClient, db_conn: Connection) -> None:
     staff = _staff(db_conn, "SCJG")
     units = _units(db_conn, "SCJG", 2)
-    unknown = client.post("/api/v1/routes",
-                          json={"day": "2024-06-03", "staff_ids": [987654], "units": units})
+    unknown = client.post(
+        "/api/v1/routes", json={"day": "2024-06-03", "staff_ids": [987654], "units": units}
+    )
     assert unknown.status_code == 404 and "987654" in unknown.json()["message"]
     short = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": staff, "units": units, "start": "09:00",
-              "end": "09:15", "lunch_start": None, "lunch_end": None},
+        json={
+            "day": "2024-06-03",
+            "staff_ids": staff,
+            "units": units,
+            "start": "09:00",
+            "end": "09:15",
+            "lunch_start": None,
+            "lunch_end": None,
+        },
     )
     assert short.status_code == 400 and "too short" in short.json()["message"]
     lunch = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": staff, "units": units, "lunch_start": "18:00",
-              "lunch_end": "19:00"},
+        json={
+            "day": "2024-06-03",
+            "staff_ids": staff,
+            "units": units,
+            "lunch_start": "18:00",
+            "lunch_end": "19:00",
+        },
     )
     assert lunch.status_code == 400 and "午休" in lunch.json()["message"]
     db_conn.execute(
         text("UPDATE units SET geom = ST_SetSRID(ST_MakePoint(116.0, 30.0), 4490) WHERE id = :u"),
         {"u": units[0]},
     )
-    outside = client.post("/api/v1/routes",
-                          json={"day": "2024-06-03", "staff_ids": staff, "units": units})
+    outside = client.post(
+        "/api/v1/routes", json={"day": "2024-06-03", "staff_ids": staff, "units": units}
+    )
     assert outside.status_code == 400 and "outside the town" in outside.json()["message"]
     window = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": staff, "units": units[1:],
-              "windows": [{"unit_id": units[1], "open": "15:00", "close": "14:00"}]},
+        json={
+            "day": "2024-06-03",
+            "staff_ids": staff,
+            "units": units[1:],
+            "windows": [{"unit_id": units[1], "open": "15:00", "close": "14:00"}],
+        },
     )
     assert window.status_code == 422
 
@@ -178,8 +209,10 @@ def test_matching_departments_sends_fire_key_units_to_fire_officers(
     fire_units = [
         int(u)
         for u in db_conn.execute(
-            text("SELECT id FROM units WHERE town_code = :t AND fire_key_level <> 'none'"
-                 " AND department_code = 'SCJG' ORDER BY id LIMIT 3"),
+            text(
+                "SELECT id FROM units WHERE town_code = :t AND fire_key_level <> 'none'"
+                " AND department_code = 'SCJG' ORDER BY id LIMIT 3"
+            ),
             {"t": DEMO_TOWN},
         ).scalars()
     ]
@@ -187,10 +220,17 @@ def test_matching_departments_sends_fire_key_units_to_fire_officers(
     fire, scjg = _staff(db_conn, "XF"), _staff(db_conn, "SCJG")
     made = client.post(
         "/api/v1/routes",
-        json={"day": "2024-06-03", "staff_ids": fire + scjg, "units": fire_units + market,
-              "match_department": True, "time_limit_s": 0.3},
+        json={
+            "day": "2024-06-03",
+            "staff_ids": fire + scjg,
+            "units": fire_units + market,
+            "match_department": True,
+            "time_limit_s": 0.3,
+        },
     )
     assert made.status_code == 201, made.text
-    routes = {r["staff_id"]: {s["unit_id"] for s in r["stops"]} for r in made.json()["plan"]["routes"]}
+    routes = {
+        r["staff_id"]: {s["unit_id"] for s in r["stops"]} for r in made.json()["plan"]["routes"]
+    }
     assert set(fire_units) <= routes[fire[0]]
     assert not set(fire_units) & routes[scjg[0]]

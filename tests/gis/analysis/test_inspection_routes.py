@@ -69,13 +69,23 @@ def test_single_inspector_matches_brute_force(seed: int) -> None:
         closes[k] = opens[k] + 90 * 60
     best = _brute_force(travel, service, NO_LUNCH, opens, closes)
     plan = plan_routes(
-        travel, range(n), service, [Inspector(base=n)], NO_LUNCH,
-        open_s=opens, close_s=closes, time_limit_s=0.3,
+        travel,
+        range(n),
+        service,
+        [Inspector(base=n)],
+        NO_LUNCH,
+        open_s=opens,
+        close_s=closes,
+        time_limit_s=0.3,
     )
     assert not plan.unplanned
     assert plan.travel_s == best
-    assert route_violations(plan, travel, range(n), service, [Inspector(base=n)], NO_LUNCH,
-                            opens, closes) == []
+    assert (
+        route_violations(
+            plan, travel, range(n), service, [Inspector(base=n)], NO_LUNCH, opens, closes
+        )
+        == []
+    )
 
 
 def test_lunch_is_a_full_break_between_visits() -> None:
@@ -95,8 +105,9 @@ def test_lunch_is_a_full_break_between_visits() -> None:
     ins = [Inspector(base=0)]
     opens = [9 * H, 10 * H, 11 * H, 14 * H]
     closes = [10 * H, 11 * H, 15 * H, 16 * H]
-    plan = plan_routes(travel, stops, service, ins, day, open_s=opens, close_s=closes,
-                       time_limit_s=0.3)
+    plan = plan_routes(
+        travel, stops, service, ins, day, open_s=opens, close_s=closes, time_limit_s=0.3
+    )
     route = plan.routes[0]
     assert route.stops == [0, 1, 2, 3]
     times = [(hhmm(v.arrival_s), hhmm(v.start_s), hhmm(v.departure_s)) for v in route.visits]
@@ -128,8 +139,9 @@ def test_random_days_with_lunch_and_windows_break_no_rule(seed: int) -> None:
         a = int(rng.integers(9 * H, 16 * H))
         opens[k], closes[k] = a, a + int(rng.integers(30, 120)) * 60
     ins = [Inspector(base=n), Inspector(base=n + 1, max_stops=5)]
-    plan = plan_routes(travel, range(n), service[:n], ins, day, open_s=opens, close_s=closes,
-                       time_limit_s=0.3)
+    plan = plan_routes(
+        travel, range(n), service[:n], ins, day, open_s=opens, close_s=closes, time_limit_s=0.3
+    )
     assert route_violations(plan, travel, range(n), service[:n], ins, day, opens, closes) == []
     placed = sorted(k for r in plan.routes for k in r.stops)
     assert sorted(placed + [u.stop for u in plan.unplanned]) == list(range(n))
@@ -140,8 +152,7 @@ def test_skill_stops_go_to_an_inspector_having_it() -> None:
     travel, service = _random_instance(3, n + 1)
     skill = ["fire", None, "fire", None, None, "fire"]
     ins = [Inspector(base=n, skills=frozenset({"fire"})), Inspector(base=n + 1)]
-    plan = plan_routes(travel, range(n), service[:n], ins, NO_LUNCH, skill=skill,
-                       time_limit_s=0.3)
+    plan = plan_routes(travel, range(n), service[:n], ins, NO_LUNCH, skill=skill, time_limit_s=0.3)
     assert not plan.unplanned
     assert {0, 2, 5} <= set(plan.routes[0].stops)
     assert not {0, 2, 5} & set(plan.routes[1].stops)
@@ -151,8 +162,17 @@ def test_unreachable_window_is_explained_in_planner_words() -> None:
     # The stop is 42 minutes from base; the day starts 14:00, its window is 14:00–14:30.
     travel = np.array([[0, 42 * 60], [42 * 60, 0]])
     day = DayWindow(start_s=14 * H, end_s=18 * H, lunch_start_s=None, lunch_end_s=None)
-    plan = plan_routes(travel, [1], [600], [Inspector(base=0)], day, open_s=[14 * H],
-                       close_s=[14 * H + 1800], names=["老王五金店"], time_limit_s=0.1)
+    plan = plan_routes(
+        travel,
+        [1],
+        [600],
+        [Inspector(base=0)],
+        day,
+        open_s=[14 * H],
+        close_s=[14 * H + 1800],
+        names=["老王五金店"],
+        time_limit_s=0.1,
+    )
     assert [u.code for u in plan.unplanned] == ["window_unreachable"]
     assert "老王五金店 的时间窗 14:00–14:30 早于最早可达 14:42" in plan.unplanned[0].reason
     assert plan.routes[0].stops == []
@@ -161,8 +181,16 @@ def test_unreachable_window_is_explained_in_planner_words() -> None:
 def test_no_skilled_inspector_and_too_long_visit_are_named() -> None:
     travel = np.zeros((3, 3), dtype=int)
     day = DayWindow(start_s=9 * H, end_s=10 * H, lunch_start_s=None, lunch_end_s=None)
-    plan = plan_routes(travel, [1, 2], [600, 2 * H], [Inspector(base=0)], day,
-                       skill=["fire", None], names=["甲", "乙"], time_limit_s=0.1)
+    plan = plan_routes(
+        travel,
+        [1, 2],
+        [600, 2 * H],
+        [Inspector(base=0)],
+        day,
+        skill=["fire", None],
+        names=["甲", "乙"],
+        time_limit_s=0.1,
+    )
     assert {u.code for u in plan.unplanned} == {"no_skill", "day_too_short"}
 
 

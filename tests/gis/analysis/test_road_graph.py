@@ -14,21 +14,27 @@ from gis.analysis import road_graph as rg
 
 def square() -> pd.DataFrame:
     # 1 -(60 s)- 2 -(60 s)- 3, plus a slow 1 -(300 s)- 3 and a one-way 3 → 4 (reverse -1).
-    return pd.DataFrame({
-        "source": [1, 2, 1, 3, 2], "target": [2, 3, 3, 4, 3],
-        "cost_s": [60.0, 60.0, 300.0, 30.0, 90.0], "reverse_cost_s": [60.0, 60.0, 300.0, -1, 90.0],
-        "x0": [0.0, 1000.0, 0.0, 2000.0, 1000.0], "y0": [0.0] * 5,
-        "x1": [1000.0, 2000.0, 2000.0, 3000.0, 2000.0], "y1": [0.0] * 5,
-    })
+    return pd.DataFrame(
+        {
+            "source": [1, 2, 1, 3, 2],
+            "target": [2, 3, 3, 4, 3],
+            "cost_s": [60.0, 60.0, 300.0, 30.0, 90.0],
+            "reverse_cost_s": [60.0, 60.0, 300.0, -1, 90.0],
+            "x0": [0.0, 1000.0, 0.0, 2000.0, 1000.0],
+            "y0": [0.0] * 5,
+            "x1": [1000.0, 2000.0, 2000.0, 3000.0, 2000.0],
+            "y1": [0.0] * 5,
+        }
+    )
 
 
 def test_shortest_paths_respect_one_way_and_parallel_edges() -> None:
     g = rg.graph_from_edges(square())
     idx = {int(n): i for i, n in enumerate(g.node_ids)}
     costs = rg.node_costs(g, np.array([idx[1], idx[1], idx[4]]), np.array([idx[3], idx[4], idx[1]]))
-    assert costs[0] == pytest.approx(120.0)   # via 2, not the 300 s direct edge nor the 90 s twin
+    assert costs[0] == pytest.approx(120.0)  # via 2, not the 300 s direct edge nor the 90 s twin
     assert costs[1] == pytest.approx(150.0)
-    assert np.isinf(costs[2])                 # 4 → 1 is against the one-way
+    assert np.isinf(costs[2])  # 4 → 1 is against the one-way
 
 
 def test_door_to_door_adds_access_legs_and_caps_unreachable() -> None:
@@ -48,9 +54,18 @@ def test_matches_networkx_on_a_random_graph() -> None:
     s, t = np.array(edges).T
     cost = rng.uniform(10, 200, len(edges))
     rev = np.where(rng.random(len(edges)) < 0.2, -1.0, cost * rng.uniform(0.8, 1.2, len(edges)))
-    frame = pd.DataFrame({"source": s + 100, "target": t + 100, "cost_s": cost,
-                          "reverse_cost_s": rev, "x0": xy[s, 0], "y0": xy[s, 1],
-                          "x1": xy[t, 0], "y1": xy[t, 1]})
+    frame = pd.DataFrame(
+        {
+            "source": s + 100,
+            "target": t + 100,
+            "cost_s": cost,
+            "reverse_cost_s": rev,
+            "x0": xy[s, 0],
+            "y0": xy[s, 1],
+            "x1": xy[t, 0],
+            "y1": xy[t, 1],
+        }
+    )
     g = rg.graph_from_edges(frame)
     witness = nx.DiGraph()
     for a, b, c, r in zip(s + 100, t + 100, cost, rev, strict=True):
@@ -81,9 +96,20 @@ def test_disconnected_towns_are_solved_block_by_block_like_one_graph() -> None:
         keep = src != dst
         cost = rng.uniform(10, 200, keep.sum())
         rev = np.where(rng.random(keep.sum()) < 0.3, -1.0, cost)
-        frames.append(pd.DataFrame({
-            "source": src[keep], "target": dst[keep], "cost_s": cost, "reverse_cost_s": rev,
-            "x0": src[keep] * 10.0, "y0": 0.0, "x1": dst[keep] * 10.0, "y1": 0.0}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": src[keep],
+                    "target": dst[keep],
+                    "cost_s": cost,
+                    "reverse_cost_s": rev,
+                    "x0": src[keep] * 10.0,
+                    "y0": 0.0,
+                    "x1": dst[keep] * 10.0,
+                    "y1": 0.0,
+                }
+            )
+        )
         for a, b, c, r in zip(src[keep], dst[keep], cost, rev, strict=True):
             for u, v, w in ((a, b, c), (b, a, r)):
                 if w >= 0 and (not witness.has_edge(u, v) or witness[u][v]["w"] > w):

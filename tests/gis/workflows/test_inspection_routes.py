@@ -49,7 +49,9 @@ def _units(conn: Connection, n: int) -> list[int]:
 def _roads(conn: Connection) -> gpd.GeoDataFrame:
     return gpd.read_postgis(
         "SELECT ST_Transform(geom, 4547) AS geom FROM roads WHERE town_code = %(t)s",
-        conn, geom_col="geom", params={"t": DEMO_TOWN},
+        conn,
+        geom_col="geom",
+        params={"t": DEMO_TOWN},
     )
 
 
@@ -64,8 +66,12 @@ def team_plan(db_conn: Connection) -> dict[str, object]:
         units[2]: (dt.time(13, 30), dt.time(16, 0)),
     }
     req = wf.RouteRequest(
-        town=DEMO_TOWN, day=dt.date(2024, 6, 3), staff_ids=staff, unit_ids=units,
-        windows=windows, time_limit_s=0.5,
+        town=DEMO_TOWN,
+        day=dt.date(2024, 6, 3),
+        staff_ids=staff,
+        unit_ids=units,
+        windows=windows,
+        time_limit_s=0.5,
     )
     return wf.plan_day(db_conn, req, Scope.unrestricted(), ACTOR)
 
@@ -79,12 +85,8 @@ def test_route_vertices_lie_on_the_roads(db_conn: Connection, team_plan: dict) -
     checked = 0
     for r in plan["routes"]:
         # Access-leg ends are the places themselves (base and units): set aside.
-        places = {tuple(r["base"])} | {
-            (round(s["lon"], 7), round(s["lat"], 7)) for s in r["stops"]
-        }
-        coords = np.array(
-            [c for c in r["geometry"]["coordinates"] if (c[0], c[1]) not in places]
-        )
+        places = {tuple(r["base"])} | {(round(s["lon"], 7), round(s["lat"], 7)) for s in r["stops"]}
+        coords = np.array([c for c in r["geometry"]["coordinates"] if (c[0], c[1]) not in places])
         if len(coords) == 0:
             continue
         x, y = to_m.transform(coords[:, 0], coords[:, 1])
@@ -120,10 +122,18 @@ def test_every_arrival_fits_its_window_and_lunch_is_kept(team_plan: dict) -> Non
 def test_time_windows_are_met(db_conn: Connection) -> None:
     staff = _inspectors_with_units(db_conn, 1)
     units = _units(db_conn, 8)
-    windows = {units[0]: (dt.time(14, 0), dt.time(14, 30)), units[1]: (dt.time(9, 0),
-                                                                          dt.time(9, 45))}
-    req = wf.RouteRequest(town=DEMO_TOWN, day=dt.date(2024, 6, 3), staff_ids=staff,
-                          unit_ids=units, windows=windows, time_limit_s=0.3)
+    windows = {
+        units[0]: (dt.time(14, 0), dt.time(14, 30)),
+        units[1]: (dt.time(9, 0), dt.time(9, 45)),
+    }
+    req = wf.RouteRequest(
+        town=DEMO_TOWN,
+        day=dt.date(2024, 6, 3),
+        staff_ids=staff,
+        unit_ids=units,
+        windows=windows,
+        time_limit_s=0.3,
+    )
     plan = wf.plan_day(db_conn, req, Scope.unrestricted(), ACTOR)["plan"]
     stops = {s["unit_id"]: s for r in plan["routes"] for s in r["stops"]}
     left = {u["unit_id"]: u for u in plan["unplanned"]}
@@ -151,8 +161,9 @@ def test_stored_and_audited(db_conn: Connection, team_plan: dict) -> None:
     stored = wf.get_route(db_conn, team_plan["id"], Scope.unrestricted())
     assert stored["plan"] == team_plan["plan"]
     n = db_conn.execute(
-        text("SELECT count(*) FROM audit_log WHERE table_name = 'inspection_routes'"
-             " AND row_key = :k"),
+        text(
+            "SELECT count(*) FROM audit_log WHERE table_name = 'inspection_routes' AND row_key = :k"
+        ),
         {"k": str(team_plan["id"])},
     ).scalar_one()
     assert n == 1
@@ -163,19 +174,35 @@ def test_bad_requests_are_refused_clearly(db_conn: Connection) -> None:
     units = _units(db_conn, 2)
     base = dict(town=DEMO_TOWN, day=dt.date(2024, 6, 3), time_limit_s=0.1)
     with pytest.raises(NotFound, match="检查人员"):
-        wf.plan_day(db_conn, wf.RouteRequest(staff_ids=[999999], unit_ids=units, **base),
-                    Scope.unrestricted(), ACTOR)
+        wf.plan_day(
+            db_conn,
+            wf.RouteRequest(staff_ids=[999999], unit_ids=units, **base),
+            Scope.unrestricted(),
+            ACTOR,
+        )
     with pytest.raises(InvalidInput, match="too short"):
         wf.plan_day(
             db_conn,
-            wf.RouteRequest(staff_ids=staff, unit_ids=units, start=dt.time(9, 0),
-                            end=dt.time(9, 10), lunch_start=None, lunch_end=None, **base),
-            Scope.unrestricted(), ACTOR,
+            wf.RouteRequest(
+                staff_ids=staff,
+                unit_ids=units,
+                start=dt.time(9, 0),
+                end=dt.time(9, 10),
+                lunch_start=None,
+                lunch_end=None,
+                **base,
+            ),
+            Scope.unrestricted(),
+            ACTOR,
         )
     db_conn.execute(
         text("UPDATE units SET geom = ST_SetSRID(ST_MakePoint(116.0, 30.0), 4490) WHERE id = :u"),
         {"u": units[0]},
     )
     with pytest.raises(InvalidInput, match="outside the town"):
-        wf.plan_day(db_conn, wf.RouteRequest(staff_ids=staff, unit_ids=units, **base),
-                    Scope.unrestricted(), ACTOR)
+        wf.plan_day(
+            db_conn,
+            wf.RouteRequest(staff_ids=staff, unit_ids=units, **base),
+            Scope.unrestricted(),
+            ACTOR,
+        )
