@@ -30,6 +30,7 @@ def plan_route(
         lunch_end=body.lunch_end,
         windows={w.unit_id: (w.open, w.close) for w in body.windows},
         match_department=body.match_department,
+        max_stops=body.max_stops,
         time_limit_s=body.time_limit_s,
     )
     return RouteRead.model_validate(wf.plan_day(conn, req, scope, actor_of(request, scope)))

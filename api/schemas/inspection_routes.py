@@ -41,6 +41,9 @@ class RouteCreate(BaseModel):
         description="Each stop only to an inspector of its supervising department; a "
         "fire-safety key unit only to a fire officer (消防)",
     )
+    max_stops: int | None = Field(
+        default=None, ge=1, le=100, description="Most stops one inspector takes in the day"
+    )
     time_limit_s: float = Field(default=1.0, gt=0, le=30, description="Solver budget (seconds)")
 
     @model_validator(mode="after")

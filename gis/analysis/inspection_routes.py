@@ -237,7 +237,7 @@ def plan_routes(
         routes = tuple(_wall_schedule(problem, i, order) for i, order in enumerate(orders))
         for k in todo:
             if k not in placed:
-                unplanned[k] = _why_left_out(problem, k)
+                unplanned[k] = _why_left_out(problem, k, orders)
     return RoutePlan(
         routes=routes,
         unplanned=tuple(unplanned[k] for k in sorted(unplanned)),
@@ -402,14 +402,26 @@ def _wall_of(day: DayWindow, working_s: float) -> int:
     return w + day.lunch_s
 
 
-def _why_left_out(problem: _Problem, k: int) -> Unplanned:
-    cap = [ins.max_stops for ins in problem.inspectors]
-    capped = all(c is not None for c in cap)
-    reason = (
-        f"{problem.names[k]} 排不进当天路线：工作时间或检查户数上限已满 "
-        "(no room left in anyone's day: hours or stop limit)"
+def _why_left_out(problem: _Problem, k: int, orders: list[list[int]]) -> Unplanned:
+    """A stop that fits on its own but not in the day: every eligible inspector is full."""
+    eligible = _eligible(problem, k)
+    full = all(
+        problem.inspectors[i].max_stops is not None
+        and len(orders[i]) >= (problem.inspectors[i].max_stops or 0)
+        for i in eligible
     )
-    return Unplanned(k, reason, "capacity" if capped else "day_full")
+    if full:
+        limit = "、".join(str(problem.inspectors[i].max_stops) for i in eligible)
+        reason = (
+            f"{problem.names[k]} 排不进当天路线：可承担的检查人员已达每日 {limit} 户上限 "
+            "(every eligible inspector has reached the stop limit)"
+        )
+        return Unplanned(k, reason, "capacity")
+    reason = (
+        f"{problem.names[k]} 排不进当天路线：工作时间已排满 "
+        "(no room left in any eligible inspector's working hours)"
+    )
+    return Unplanned(k, reason, "day_full")
 
 
 def _solve(

@@ -59,6 +59,8 @@ class RouteRequest:
     #: Each stop only to an inspector of its supervising department, and a fire-safety key unit
     #: only to a fire officer; off, anyone may visit any stop.
     match_department: bool = False
+    #: Most stops one inspector may take in the day (None: as many as the hours allow).
+    max_stops: int | None = None
     time_limit_s: float = 1.0
 
 
@@ -202,7 +204,7 @@ def plan_day(conn: Connection, req: RouteRequest, scope: Scope, actor: Actor) ->
     n = len(units)
     have, need = _skills(staff, units, req.match_department)
     inspectors = [
-        Inspector(base=n + i, name=str(name), skills=have[i])
+        Inspector(base=n + i, name=str(name), skills=have[i], max_stops=req.max_stops)
         for i, name in enumerate(staff["name"])
     ]
     ids = units["id"].tolist()

@@ -234,3 +234,24 @@ def test_matching_departments_sends_fire_key_units_to_fire_officers(
     }
     assert set(fire_units) <= routes[fire[0]]
     assert not set(fire_units) & routes[scjg[0]]
+
+
+def test_stop_limit_per_inspector_is_kept_and_the_rest_explained(
+    client: TestClient, db_conn: Connection
+) -> None:
+    staff = _staff(db_conn, "SCJG", 2)
+    units = _units(db_conn, "SCJG", 9)
+    made = client.post(
+        "/api/v1/routes",
+        json={
+            "day": "2024-06-03",
+            "staff_ids": staff,
+            "units": units,
+            "max_stops": 4,
+            "time_limit_s": 0.3,
+        },
+    )
+    assert made.status_code == 201, made.text
+    plan = made.json()["plan"]
+    assert all(len(r["stops"]) <= 4 for r in plan["routes"])
+    assert [u["code"] for u in plan["unplanned"]] == ["capacity"]
