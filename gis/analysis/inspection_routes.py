@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pyvrp import Model
+import pyvrp
 from pyvrp.stop import MaxRuntime
 
 #: A stop the solver leaves out costs this many times the longest possible day of travel, so
@@ -427,66 +427,19 @@ def _why_left_out(problem: _Problem, k: int, orders: list[list[int]]) -> Unplann
 def _solve(
     problem: _Problem, todo: list[int], time_limit_s: float, seed: int
 ) -> tuple[list[list[int]], dict[str, float]]:
-    """Orders of stops (indices into ``problem.stops``) per inspector, by PyVRP."""
-    day, travel = problem.day, problem.travel
-    places = sorted({int(problem.stops[k]) for k in todo} | {i.base for i in problem.inspectors})
-    # PyVRP works in whole seconds on a dense edge set over the places actually used.
-    sub = np.rint(np.minimum(travel[np.ix_(places, places)], UNREACHABLE_S)).astype(np.int64)
-    pos = {p: j for j, p in enumerate(places)}
-    model = Model()
-    locs = [model.add_location(x=0, y=0) for _ in places]
-    depots = {
-        b: model.add_depot(locs[pos[b]]) for b in sorted({i.base for i in problem.inspectors})
-    }
-    prize = int(_PRIZE_FACTOR * (sub.max() + 1) * (len(todo) + 1))
-    w_open = day.to_working(problem.open_s)
-    w_close = day.to_working(problem.close_s, closing=True)
-    for k in todo:
-        model.add_client(
-            locs[pos[int(problem.stops[k])]],
-            delivery=[1],
-            service_duration=int(problem.service[k]),
-            tw_early=int(w_open[k]),
-            tw_late=int(w_close[k]),
-            prize=prize,
-            required=False,
-            name=str(k),
-        )
-    # One routing profile per distinct skill set: a stop needing a skill the set lacks is
-    # unreachable (its in-edges cost the "no road" time, which the prize never pays back).
-    need = [problem.skill[k] for k in todo]
-    profiles = {}
-    for skills in sorted({ins.skills for ins in problem.inspectors}, key=sorted):
-        prof = model.add_profile(name=",".join(sorted(skills)))
-        profiles[skills] = prof
-        blocked = [
-            pos[int(problem.stops[k])]
-            for k, s in zip(todo, need, strict=True)
-            if s is not None and s not in skills
-        ]
-        dist = sub.copy()
-        if blocked:
-            dist[:, blocked] = prize
-        for a in range(len(places)):
-            for b in range(len(places)):
-                if a != b:
-                    d = int(dist[a, b])
-                    model.add_edge(
-                        locs[a], locs[b], distance=d, duration=int(sub[a, b]), profile=prof
-                    )
-    for i, ins in enumerate(problem.inspectors):
-        start, end = _hours(problem, i)
-        model.add_vehicle_type(
-            1,
-            capacity=[ins.max_stops if ins.max_stops is not None else len(todo)],
-            start_depot=depots[ins.base],
-            end_depot=depots[ins.base],
-            tw_early=int(day.to_working(np.array(start))),
-            tw_late=int(day.to_working(np.array(end), closing=True)),
-            profile=profiles[ins.skills],
-            name=str(i),
-        )
-    result = model.solve(MaxRuntime(time_limit_s), seed=seed, display=False)
+    """Orders of stops (indices into ``problem.stops``) per inspector, by PyVRP.
+
+    First every stop is required (the search is fastest so); only when that day is infeasible
+    (too many stops for the hours or limits) is it solved again with each stop optional at a
+    prize far above any detour, so the solver keeps as many as fit and the rest are explained.
+    """
+    data = _problem_data(problem, todo, required=True)
+    result = pyvrp.solve(data, MaxRuntime(time_limit_s), seed=seed, display=False)
+    stats = {"iterations": float(result.num_iterations), "runtime_s": result.runtime}
+    if not result.best.is_feasible():
+        data = _problem_data(problem, todo, required=False)
+        result = pyvrp.solve(data, MaxRuntime(time_limit_s), seed=seed, display=False)
+        stats |= {"optional_runtime_s": result.runtime}
     best = result.best
     orders: list[list[int]] = [[] for _ in problem.inspectors]
     if best.is_feasible():
@@ -494,11 +447,72 @@ def _solve(
             i = int(route.vehicle_type())
             visits = [a.idx for a in route.schedule() if a.is_client()]
             orders[i] = [todo[int(c)] for c in visits]
-    # A blocked (skill) edge can only be used by an infeasible-looking detour; drop such stops.
+    # A stop behind a skill block is reachable only at the "no road" price; never keep one.
     for i, order in enumerate(orders):
         have = problem.inspectors[i].skills
         orders[i] = [k for k in order if problem.skill[k] is None or problem.skill[k] in have]
-    return orders, {"iterations": float(result.num_iterations), "runtime_s": result.runtime}
+    return orders, stats
+
+
+def _problem_data(problem: _Problem, todo: list[int], required: bool) -> pyvrp.ProblemData:
+    """PyVRP's problem in working time over the places used: bases are the depots."""
+    day, travel = problem.day, problem.travel
+    bases = sorted({i.base for i in problem.inspectors})
+    stops = [int(problem.stops[k]) for k in todo]
+    places = bases + stops  # PyVRP wants depots' locations first; a place may repeat
+    sub = np.rint(np.minimum(travel[np.ix_(places, places)], UNREACHABLE_S)).astype(np.int64)
+    np.fill_diagonal(sub, 0)
+    prize = int(_PRIZE_FACTOR * (sub.max() + 1) * (len(todo) + 1))
+    w_open = day.to_working(problem.open_s)
+    w_close = day.to_working(problem.close_s, closing=True)
+    nb = len(bases)
+    clients = [
+        pyvrp.Client(
+            location=nb + j,
+            delivery=[1],
+            service_duration=int(problem.service[k]),
+            tw_early=int(w_open[k]),
+            tw_late=int(w_close[k]),
+            prize=prize if not required else 0,
+            required=required,
+        )
+        for j, k in enumerate(todo)
+    ]
+    depots = [pyvrp.Depot(location=d) for d in range(nb)]
+    # One routing profile per distinct skill set: a stop needing a skill the set lacks is
+    # unreachable (its in-edges cost the prize, which no kept stop ever pays back).
+    skill_sets = sorted({ins.skills for ins in problem.inspectors}, key=sorted)
+    distances = []
+    for skills in skill_sets:
+        dist = sub.copy()
+        blocked = [
+            nb + j
+            for j, k in enumerate(todo)
+            if problem.skill[k] is not None and problem.skill[k] not in skills
+        ]
+        dist[:, blocked] = prize
+        np.fill_diagonal(dist, 0)
+        distances.append(dist)
+    vehicles = []
+    for i, ins in enumerate(problem.inspectors):
+        start, end = _hours(problem, i)
+        depot = bases.index(ins.base)
+        vehicles.append(
+            pyvrp.VehicleType(
+                1,
+                capacity=[ins.max_stops if ins.max_stops is not None else len(todo)],
+                start_depot=depot,
+                end_depot=depot,
+                tw_early=int(day.to_working(np.array(start))),
+                tw_late=int(day.to_working(np.array(end), closing=True)),
+                profile=skill_sets.index(ins.skills),
+                name=str(i),
+            )
+        )
+    locations = [pyvrp.Location(x=0, y=0) for _ in places]
+    return pyvrp.ProblemData(
+        locations, clients, depots, vehicles, distances, [sub] * len(skill_sets)
+    )
 
 
 def _wall_schedule(problem: _Problem, i: int, order: list[int]) -> InspectorRoute:
