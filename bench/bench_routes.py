@@ -27,11 +27,17 @@ import shapely
 
 from data import DEMO_DIR
 from gis.analysis import road_graph as rg
-from gis.analysis.inspection_routes import DayWindow, Inspector, plan_routes, tour_length
+from gis.analysis.inspection_routes import DayWindow, Inspector, plan_routes
 from gis.crs import METRIC_SRID
 from gis.io.dataset import read_layer
 
 FAR = DayWindow(start_s=0, end_s=47 * 3600, lunch_start_s=None, lunch_end_s=None)
+
+
+def tour_length(travel_s: np.ndarray, tour: list[int]) -> float:
+    """Seconds of a closed tour over place indices (back to the first)."""
+    seq = [*tour, tour[0]]
+    return float(sum(travel_s[a, b] for a, b in zip(seq[:-1], seq[1:], strict=True)))
 
 
 # --- instances -----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from gis.analysis.inspection_routes import (
     Inspector,
     hhmm,
     plan_routes,
-    route_violations,
 )
+from tests.gis.analysis.route_witness import route_violations
 
 H = 3600
 NO_LUNCH = DayWindow(start_s=8 * H, end_s=18 * H, lunch_start_s=None, lunch_end_s=None)
