@@ -19,11 +19,13 @@ in planner words.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 #: A stop the solver leaves out costs this many times the longest possible day of travel, so
@@ -434,7 +436,10 @@ def _solve(
     prize far above any detour, so the solver keeps as many as fit and the rest are explained.
     """
     data = _problem_data(problem, todo, required=True)
-    result = pyvrp.solve(data, MaxRuntime(time_limit_s), seed=seed, display=False)
+    with warnings.catch_warnings():
+        # An over-full day drives PyVRP's penalties to their bound; that case is handled below.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(data, MaxRuntime(time_limit_s), seed=seed, display=False)
     stats = {"iterations": float(result.num_iterations), "runtime_s": result.runtime}
     if not result.best.is_feasible():
         data = _problem_data(problem, todo, required=False)
