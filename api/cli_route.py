@@ -46,6 +46,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         lunch_end=lunch[1],
         windows={u: (a, b) for u, a, b in args.window or []},
         match_department=args.match_department,
+        max_stops=args.max_stops,
         time_limit_s=args.seconds,
     )
     engine = get_engine(settings)
@@ -110,6 +111,7 @@ def add_commands(sub: Any) -> None:
         "--window", type=_window, action="append", help="UNIT_ID=HH:MM-HH:MM (repeatable)"
     )
     route.add_argument("--match-department", action="store_true")
+    route.add_argument("--max-stops", type=int, default=None, help="most stops per inspector")
     route.add_argument("--seconds", type=float, default=1.0, help="solver budget")
     route.add_argument("--gpx", help="also write the GPX here")
     route.add_argument("--geojson", help="also write the route lines as GeoJSON here")
