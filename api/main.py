@@ -19,6 +19,7 @@ from api.routers import (
     exchange,
     gaps,
     health,
+    inspection_routes,
     layers,
     maps,
     reports,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(templates.router)
     app.include_router(assignment_routes.router)
     app.include_router(gaps.router)
+    app.include_router(inspection_routes.router)
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(audit.router)

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
@@ -324,3 +325,224 @@ def pair_travel_seconds(
     total: np.ndarray = net + (o_dist[po] + d_dist[pd_]) / ACCESS_SPEED_MPS
     seconds: np.ndarray = np.rint(total).astype(np.int64)
     return seconds
+
+
+# --- routing on the roads themselves: units joined at the nearest point ON a road ------------
+
+
+@dataclass(frozen=True)
+class RoadNetwork:
+    """The roads with their geometry, for joining places onto edges and drawing paths.
+
+    ``lines`` are the edges' metric LineStrings (from ``source`` to ``target``); ``u``/``v`` their
+    end node indices into ``node_xy``; ``fwd_s``/``back_s`` the times along and against the
+    digitised direction (negative: one-way, no passage).
+    """
+
+    lines: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    fwd_s: np.ndarray
+    back_s: np.ndarray
+    node_xy: np.ndarray
+    tree: shapely.STRtree
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_xy.shape[0])
+
+
+@dataclass(frozen=True)
+class RoadSnap:
+    """Where each place joins the roads: edge, fraction along it, the point, the access leg (m)."""
+
+    edge: np.ndarray
+    fraction: np.ndarray
+    on_road: np.ndarray
+    access_m: np.ndarray
+
+
+@dataclass(frozen=True)
+class SplitNetwork:
+    """The road graph with every snapped place inserted as a node on its edge (the edge split).
+
+    ``place_node[k]`` is the node of place k; ``segment`` maps a directed node pair to the piece
+    of road it follows: (edge, fraction from, fraction to).
+    """
+
+    network: RoadNetwork
+    snap: RoadSnap
+    matrix: csr_matrix
+    place_node: np.ndarray
+    segment: dict[tuple[int, int], tuple[int, float, float]]
+
+
+def road_network(roads: gpd.GeoDataFrame) -> RoadNetwork:
+    """The roads frame (``source``, ``target``, ``cost_s``, ``reverse_cost_s``, metric CRS)
+    as a :class:`RoadNetwork`.
+
+    Parameters
+    ----------
+    roads : geopandas.GeoDataFrame
+        One LineString per edge, digitised from ``source`` to ``target``, in a projected CRS.
+    """
+    missing = [c for c in ROAD_COLUMNS if c not in roads.columns]
+    if missing:
+        raise ValueError(f"roads lacks column(s) {missing}")
+    if roads.crs is None or not roads.crs.is_projected:
+        raise ValueError(f"roads must be in a projected (metric) CRS, got {roads.crs}")
+    if roads.empty:
+        raise ValueError("roads is empty: no network to route on")
+    lines = roads.geometry.to_numpy()
+    if (shapely.get_type_id(lines) != shapely.GeometryType.LINESTRING).any():
+        raise ValueError("roads must be single LineStrings (a MultiLineString edge cannot route)")
+    src = roads["source"].to_numpy(np.int64)
+    dst = roads["target"].to_numpy(np.int64)
+    node_ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    xy = np.zeros((node_ids.shape[0], 2))
+    xy[inverse] = np.concatenate(
+        [
+            shapely.get_coordinates(shapely.get_point(lines, 0))[:, :2],
+            shapely.get_coordinates(shapely.get_point(lines, -1))[:, :2],
+        ]
+    )
+    return RoadNetwork(
+        lines=lines,
+        u=inverse[: len(src)],
+        v=inverse[len(src) :],
+        fwd_s=roads["cost_s"].to_numpy(float),
+        back_s=roads["reverse_cost_s"].to_numpy(float),
+        node_xy=xy,
+        tree=shapely.STRtree(lines),
+    )
+
+
+def snap_to_roads(network: RoadNetwork, points: gpd.GeoSeries | np.ndarray) -> RoadSnap:
+    """Project each point onto its nearest road edge (not the nearest junction).
+
+    Examples
+    --------
+    >>> roads = gpd.GeoDataFrame({"source": [1], "target": [2], "cost_s": [100.0],
+    ...     "reverse_cost_s": [100.0]}, geometry=[shapely.LineString([(0, 0), (1000, 0)])],
+    ...     crs=4547)
+    >>> s = snap_to_roads(road_network(roads), np.array([[250.0, 30.0]]))
+    >>> s.fraction.tolist(), s.access_m.tolist()
+    ([0.25], [30.0])
+    """
+    xy = _xy(points)
+    pts = shapely.points(xy)
+    # query_nearest returns every tied edge; the first per point is taken (ties are equidistant).
+    got = network.tree.query_nearest(pts, return_distance=False)
+    first = np.unique(got[0], return_index=True)[1]
+    edge = np.asarray(got[1][first], dtype=np.int64)
+    lines = network.lines[edge]
+    fraction = np.clip(shapely.line_locate_point(lines, pts, normalized=True), 0.0, 1.0)
+    on_road = shapely.get_coordinates(
+        shapely.line_interpolate_point(lines, fraction, normalized=True)
+    )
+    return RoadSnap(
+        edge=edge,
+        fraction=np.asarray(fraction, dtype=float),
+        on_road=on_road[:, :2],
+        access_m=np.hypot(*(xy - on_road[:, :2]).T),
+    )
+
+
+def split_at(network: RoadNetwork, snap: RoadSnap) -> SplitNetwork:
+    """Insert the snapped places into their edges, splitting each edge at every place on it.
+
+    Times along a split edge are proportional to length (one speed per edge); one-way edges stay
+    one-way in every piece.
+    """
+    n = network.n_nodes
+    key = pd.DataFrame({"edge": snap.edge, "f": snap.fraction})
+    unique = key.drop_duplicates().sort_values(["edge", "f"]).reset_index(drop=True)
+    unique["node"] = n + np.arange(len(unique))
+    place_node = key.merge(unique, on=["edge", "f"], how="left")["node"].to_numpy(np.int64)
+    rows: list[tuple[int, int, float, int, float, float]] = []
+    cut = unique.groupby("edge")
+    touched = set(cut.groups)
+    for e in range(len(network.lines)):
+        chain = [(int(network.u[e]), 0.0)]
+        if e in touched:
+            part = cut.get_group(e)
+            chain += list(zip(part["node"].astype(int), part["f"].astype(float), strict=True))
+        chain.append((int(network.v[e]), 1.0))
+        fwd, back = network.fwd_s[e], network.back_s[e]
+        for (a, fa), (b, fb) in zip(chain[:-1], chain[1:], strict=True):
+            share = fb - fa
+            if fwd >= 0:
+                rows.append((a, b, fwd * share, e, fa, fb))
+            if back >= 0:
+                rows.append((b, a, back * share, e, fb, fa))
+    table = pd.DataFrame(rows, columns=["i", "j", "w", "edge", "f0", "f1"])
+    table = table[table["i"] != table["j"]]
+    table = table.loc[table.groupby(["i", "j"])["w"].idxmin()]
+    size = n + len(unique)
+    matrix = csr_matrix(
+        (np.maximum(table["w"].to_numpy(), ZERO_COST_S), (table["i"], table["j"])),
+        shape=(size, size),
+    )
+    segment = {
+        (int(i), int(j)): (int(e), float(f0), float(f1))
+        for i, j, e, f0, f1 in table[["i", "j", "edge", "f0", "f1"]].itertuples(index=False)
+    }
+    return SplitNetwork(network, snap, matrix, place_node, segment)
+
+
+def place_travel_matrix(split: SplitNetwork) -> np.ndarray:
+    """Door-to-door seconds between every pair of snapped places (access legs included).
+
+    A pair the roads do not connect (one-way dead ends, separate pieces) costs
+    ``UNREACHABLE_S``; a place to itself costs 0.
+    """
+    nodes = split.place_node
+    uniq, where = np.unique(nodes, return_inverse=True)
+    dist = np.atleast_2d(dijkstra(split.matrix, directed=True, indices=uniq))
+    net = dist[where][:, nodes]
+    net = np.where(np.isfinite(net), net, UNREACHABLE_S)
+    access = split.snap.access_m / ACCESS_SPEED_MPS
+    total: np.ndarray = net + access[:, None] + access[None, :]
+    np.fill_diagonal(total, 0.0)
+    return total
+
+
+def road_paths(split: SplitNetwork, legs: list[tuple[int, int]]) -> list[np.ndarray]:
+    """The road geometry (metric coordinates) of each leg between two snapped places.
+
+    Each path runs from place a's point on the road to place b's, along the pieces of road the
+    fastest path uses (vertices of the roads themselves); the access legs are not included.
+    """
+    origins = sorted({split.place_node[a] for a, _ in legs})
+    row = {o: r for r, o in enumerate(origins)}
+    pred = np.empty((0, 0), dtype=np.int64)
+    if origins:
+        _, pred = dijkstra(split.matrix, directed=True, indices=origins, return_predecessors=True)
+        pred = np.atleast_2d(pred)
+    out: list[np.ndarray] = []
+    for a, b in legs:
+        src, dst = int(split.place_node[a]), int(split.place_node[b])
+        nodes = [dst]
+        while nodes[-1] != src:
+            p = int(pred[row[src], nodes[-1]])
+            if p < 0:  # unreachable: a straight segment marks the gap
+                nodes = [dst, src]
+                break
+            nodes.append(p)
+        nodes.reverse()
+        coords = [split.snap.on_road[a]]
+        for i, j in zip(nodes[:-1], nodes[1:], strict=True):
+            piece = split.segment.get((i, j))
+            if piece is None:
+                continue
+            e, f0, f1 = piece
+            line = split.network.lines[e]
+            sub = shapely.ops.substring(line, f0, f1, normalized=True)
+            part = shapely.get_coordinates(sub)[:, :2]
+            coords.extend(part)
+        coords.append(split.snap.on_road[b])
+        path = np.asarray(coords, dtype=float)
+        keep = np.ones(len(path), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(path, axis=0)) > 1e-6, axis=1)
+        out.append(path[keep])
+    return out

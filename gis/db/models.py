@@ -410,6 +410,33 @@ class ReporterIdentity(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
 
 
+class InspectionRoute(Base):
+    """A planned inspection day: one inspector's route or a team's, as planned (kept for audit).
+
+    ``plan`` holds the routes (stops with arrival/departure times, road geometry as GeoJSON in
+    CGCS2000) and the stops left out with their reasons; the array columns let a scope filter
+    (an inspector sees routes naming it; a department those of its staff only).
+    """
+
+    __tablename__ = "inspection_routes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    town_code: Mapped[str] = mapped_column(ForeignKey("towns.code"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    author: Mapped[str | None] = mapped_column(String(100))
+    staff_ids: Mapped[list[int]] = mapped_column(JSONB)
+    department_codes: Mapped[list[str]] = mapped_column(JSONB)
+    village_codes: Mapped[list[str]] = mapped_column(JSONB)
+    stop_count: Mapped[int] = mapped_column(Integer)
+    unplanned_count: Mapped[int] = mapped_column(Integer)
+    travel_s: Mapped[int] = mapped_column(BigInteger)
+    solver: Mapped[str] = mapped_column(String(32))
+    plan: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 TOWN_TABLES: tuple[type[Base], ...] = (
     Village,
     MicroGrid,

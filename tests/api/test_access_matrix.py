@@ -48,6 +48,7 @@ from gis.db.models import (
     GasFacility,
     GasPipeline,
     Hazard,
+    InspectionRoute,
     ReporterIdentity,
     Responsibility,
     Road,
@@ -98,6 +99,7 @@ PATH_NOUNS = {
     "village_code": "villages",
     "village": "villages",
     "town_code": "towns",
+    "route_id": "inspection_routes",
 }
 #: Query parameters that select along a scope axis: probed with an out-of-scope value.
 AXIS_PARAMS = {"village": "villages", "town": "towns", "department_code": "departments"}
@@ -394,6 +396,11 @@ def _load_frames(conn: Connection) -> dict[str, pd.DataFrame]:
             "WHERE valid_from <= current_date AND (valid_to IS NULL OR valid_to > current_date)",
         ),
     }
+    frames["inspection_routes"] = _frame(
+        conn,
+        "SELECT id, town_code, staff_ids, department_codes, village_codes "
+        "FROM inspection_routes ORDER BY id",
+    )
     for table in ("roads", "gas_pipelines", "gas_facilities", "fire_stations"):
         frames[table] = _frame(
             conn, f"SELECT id, code, town_code, ST_AsBinary(geom) AS wkb FROM {table}"
@@ -415,7 +422,11 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         towns = {DEMO_TOWN}
     m = {t: df["town_code"].isin(towns) for t, df in f.items() if "town_code" in df}
     units, staff, hazards = f["units"], f["staff"], f["hazards"]
+    routes = f["inspection_routes"]
     if role is Role.DEPARTMENT:
+        m["inspection_routes"] &= routes["department_codes"].map(
+            lambda codes: set(codes) <= {world.department}
+        )
         m["units"] &= units["department_code"] == world.department
         m["staff"] &= staff["department_code"] == world.department
         dept_units = set(units.loc[units["department_code"] == world.department, "id"])
@@ -427,6 +438,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         m["units"] &= units["village_code"] == v
         m["staff"] &= staff["home_village_code"] == v
         m["hazards"] &= hazards["village_code"] == v
+        m["inspection_routes"] &= routes["village_codes"].map(lambda codes: set(codes) <= {v})
         polygon = shapely.from_wkb(
             f["villages"].loc[f["villages"]["code"] == v, "wkb"].map(bytes).iloc[0]
         )
@@ -443,6 +455,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         m["units"] &= units["id"].isin(mine)
         m["hazards"] &= hazards["unit_id"].isin(mine)
         m["staff"] &= staff["id"] == world.inspector_staff
+        m["inspection_routes"] &= routes["staff_ids"].map(lambda ids: world.inspector_staff in ids)
         m["villages"] &= f["villages"]["code"].isin(villages)
         m["micro_grids"] &= f["micro_grids"]["village_code"].isin(villages)
     if role is not Role.TOWN_ADMIN:
@@ -503,6 +516,7 @@ def _witness(world: World, role: Role | None) -> Witness:
         ("villages", "code"),
         ("towns", "code"),
         ("accounts", "id"),
+        ("inspection_routes", "id"),
     ):
         df, mask = f[noun], masks[noun]
         if noun == "accounts" and own is not None:
@@ -523,6 +537,43 @@ def _witness(world: World, role: Role | None) -> Witness:
         hidden_text - shown_json,
         samples,
     )
+
+
+def _add_routes(conn: Connection, staff_id: int, department: str, village: str) -> None:
+    """Planned routes: one of the inspector's in the demo town (of the department, in the chief's
+    village), one of another of the demo town's staff elsewhere, one in each extra town."""
+    empty = {
+        "day": "2024-06-03",
+        "window": {"start": "08:30:00", "end": "17:30:00", "lunch": None},
+        "routes": [],
+        "unplanned": [],
+    }
+    other_staff = conn.execute(
+        text("SELECT max(id) FROM staff WHERE town_code = :t AND id <> :s"),
+        {"t": DEMO_TOWN, "s": staff_id},
+    ).scalar_one()
+    rows = [
+        (DEMO_TOWN, [staff_id], [department], [village]),
+        (DEMO_TOWN, [other_staff], ["ZZZ"], ["999999999999"]),
+        (T2, [], ["SCJG"], []),
+        (T3, [], ["SCJG"], []),
+    ]
+    for town, staff, depts, villages in rows:
+        conn.execute(
+            insert(InspectionRoute).values(
+                town_code=town,
+                day=dt.date(2024, 6, 3),
+                author="matrix",
+                staff_ids=staff,
+                department_codes=depts,
+                village_codes=villages,
+                stop_count=0,
+                unplanned_count=0,
+                travel_s=0,
+                solver="pyvrp",
+                plan=empty,
+            )
+        )
 
 
 @pytest.fixture
@@ -581,6 +632,7 @@ def world(api_app: FastAPI, db_conn: Connection) -> Iterator[World]:
     accounts = {
         role: make_account(conn, role, town_code=DEMO_TOWN, **area.get(role, {})) for role in Role
     }
+    _add_routes(conn, staff_id, department, chief_village)
     clients: dict[Role | None, TestClient] = {None: TestClient(api_app)}
     for role, account in accounts.items():
         token = bearer_token(int(account["id"]))
