@@ -17,6 +17,7 @@ from gis.db.all_models import Base
 
 ACTOR = Actor.system("test:migrations")
 SPATIAL_TABLES = {
+    "inspections",
     "towns",
     "villages",
     "micro_grids",
