@@ -28,6 +28,7 @@ from api.routers import (
 )
 from api.routers import assignments as assignment_routes
 from api.routers import hazards as hazard_routes
+from api.routers import inspections as inspection_records
 from api.security_headers import SecurityHeaders
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(audit.router)
     app.include_router(reports.router)
     app.include_router(hazard_routes.router)
+    app.include_router(inspection_records.router)
     app.include_router(web.router)
     return app
