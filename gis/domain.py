@@ -190,6 +190,14 @@ class HazardStatus(LabelledEnum):
     CLOSED = "closed", "已销号"
 
 
+class EscalationLevel(LabelledEnum):
+    """Who supervises an overdue hazard (逾期督办), climbing with the days overdue."""
+
+    VILLAGE = "village", "村级督办"
+    TOWN = "town", "镇级督办"
+    COUNTY = "county", "区级督办"
+
+
 class ItemResult(LabelledEnum):
     """The result of one checklist item in an inspection."""
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gis.crs import STORAGE_SRID
 from gis.domain import (
+    EscalationLevel,
     FatalFactor,
     FireKeyLevel,
     FireStationKind,
@@ -414,6 +415,11 @@ class Hazard(Base):
     major_basis: Mapped[str | None] = mapped_column(Text)
     #: The first signer of a major hazard's sign-off; the second must be someone else.
     first_signer: Mapped[str | None] = mapped_column(String(64))
+    #: How far an overdue hazard has climbed (gridsafe hazards escalate), and since when.
+    escalation: Mapped[EscalationLevel | None] = mapped_column(
+        enum_column(EscalationLevel, "escalation_level")
+    )
+    escalated_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         UniqueConstraint("town_code", "code", name="uq_hazards_town_code"),

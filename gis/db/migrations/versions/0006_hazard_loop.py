@@ -57,6 +57,23 @@ def upgrade() -> None:
     )
     op.add_column("hazards", sa.Column("major_basis", sa.Text(), nullable=True))
     op.add_column("hazards", sa.Column("first_signer", sa.String(length=64), nullable=True))
+    op.add_column(
+        "hazards",
+        sa.Column(
+            "escalation",
+            sa.Enum(
+                "village",
+                "town",
+                "county",
+                name="escalation_level",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=True,
+        ),
+    )
+    op.add_column("hazards", sa.Column("escalated_on", sa.Date(), nullable=True))
     op.execute(
         "UPDATE hazards SET status = 'rectifying' "
         "WHERE status = 'reported' AND deadline IS NOT NULL"
@@ -182,6 +199,8 @@ def downgrade() -> None:
         "WHEN 'awaiting_countersign' THEN 'awaiting_review' ELSE status END"
     )
     op.execute("UPDATE hazards SET status = 'closed', closed_on = found_on WHERE status = 'rejected'")
+    op.drop_column("hazards", "escalated_on")
+    op.drop_column("hazards", "escalation")
     op.drop_column("hazards", "first_signer")
     op.drop_column("hazards", "major_basis")
     op.drop_column("hazards", "version")
