@@ -198,6 +198,11 @@ class EscalationLevel(LabelledEnum):
     COUNTY = "county", "区级督办"
 
 
+class PhotoKind(LabelledEnum):
+    BEFORE = "before", "整改前"
+    AFTER = "after", "整改后"
+
+
 class ItemResult(LabelledEnum):
     """The result of one checklist item in an inspection."""
 

@@ -9,13 +9,33 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from fastapi.responses import FileResponse
 
-from api.dependencies import Access, ConnDep, ScopeDep, actor_of
-from api.schemas.hazards import HazardCreate, HazardHistoryRead, HazardMove, HazardRead
+from api.dependencies import Access, ConnDep, ScopeDep, SettingsDep, actor_of
+from api.schemas.hazards import (
+    HazardCreate,
+    HazardHistoryRead,
+    HazardMove,
+    HazardRead,
+    PhotoRead,
+)
 from gis.access import Role, Scope
+from gis.domain import PhotoKind
 from gis.errors import InvalidInput
 from gis.queries.hazards import history_select
+from gis.workflows.hazard_photos import attach_photo, photo_to_send, photos_of
 from gis.workflows.hazards import (
     FIELD,
     Move,
@@ -78,6 +98,57 @@ def read_history(conn: ConnDep, scope: ScopeDep, hazard_id: HazardId) -> list[Ha
     return [
         HazardHistoryRead(**{**row, "actor": row["actor"] if show_actor else None}) for row in rows
     ]
+
+
+@router.post(
+    "/{hazard_id}/photos", response_model=PhotoRead, status_code=201, operation_id="addHazardPhoto"
+)
+def add_photo(
+    request: Request,
+    conn: ConnDep,
+    settings: SettingsDep,
+    scope: ReportScope,
+    hazard_id: HazardId,
+    file: Annotated[UploadFile, File(description="JPEG or PNG, checked by content")],
+    kind: Annotated[PhotoKind, Form(description="before or after rectification")],
+) -> PhotoRead:
+    """Attach a photo (stored once by its SHA-256; the hazard's version moves on)."""
+    data = file.file.read(settings.photo_max_bytes + 1)
+    photo = attach_photo(
+        conn,
+        scope,
+        actor_of(request, scope),
+        hazard_id,
+        data,
+        kind,
+        store=settings.data_dir / "photos",
+        max_bytes=settings.photo_max_bytes,
+    )
+    return PhotoRead(**photo)
+
+
+@router.get(
+    "/{hazard_id}/photos",
+    response_model=list[PhotoRead],
+    operation_id="hazardPhotos",
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+)
+def list_photos(
+    conn: ConnDep,
+    settings: SettingsDep,
+    scope: ScopeDep,
+    hazard_id: HazardId,
+    sha256: Annotated[
+        str | None, Query(pattern=r"^[0-9a-f]{64}$", description="return this photo's file")
+    ] = None,
+) -> list[PhotoRead] | Response:
+    """The photos of a hazard; with ``sha256``, that photo's file itself."""
+    if sha256 is not None:
+        path, content_type = photo_to_send(
+            conn, scope, hazard_id, sha256, settings.data_dir / "photos"
+        )
+        return FileResponse(path, media_type=content_type)
+    return [PhotoRead(**p) for p in photos_of(conn, scope, hazard_id)]
 
 
 def _verb_route(verb: Verb) -> None:

@@ -7,7 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gis.domain import FatalFactor, HazardCategory, HazardLevel, HazardSource, HazardStatus
+from gis.domain import (
+    FatalFactor,
+    HazardCategory,
+    HazardLevel,
+    HazardSource,
+    HazardStatus,
+    PhotoKind,
+)
 
 
 class HazardCreate(BaseModel):
@@ -102,3 +109,19 @@ class HazardHistoryRead(BaseModel):
     details: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+class PhotoRead(BaseModel):
+    """A photo of a hazard; fetch the file with ``GET …/photos?sha256=``."""
+
+    hazard_id: int
+    sha256: str
+    kind: PhotoKind
+    content_type: str
+    size_bytes: int
+    width: int
+    height: int
+    taken_at: dt.datetime | None = Field(description="from the file's EXIF, if it carries one")
+    lon: float | None = Field(description="EXIF GPS, if the file carries it")
+    lat: float | None
+    uploaded_at: dt.datetime

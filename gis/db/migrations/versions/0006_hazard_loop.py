@@ -148,6 +148,45 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_hazard_history_town_code"), "hazard_history", ["town_code"], unique=False
     )
+    op.create_table(
+        "hazard_photos",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("hazard_id", sa.BigInteger(), nullable=False),
+        sa.Column("town_code", sa.String(length=12), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "before",
+                "after",
+                name="photo_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("content_type", sa.String(length=32), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lon", sa.Float(), nullable=True),
+        sa.Column("lat", sa.Float(), nullable=True),
+        sa.Column("uploaded_by", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["hazard_id"], ["hazards.id"], name=op.f("fk_hazard_photos_hazard_id_hazards")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hazard_photos")),
+        sa.UniqueConstraint("hazard_id", "sha256", name="uq_hazard_photos_hazard_sha"),
+    )
+    op.create_index(
+        op.f("ix_hazard_photos_hazard_id"), "hazard_photos", ["hazard_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_hazard_photos_town_code"), "hazard_photos", ["town_code"], unique=False
+    )
     op.execute(APPEND_ONLY_FUNCTION)
     op.execute(
         "CREATE TRIGGER hazard_history_no_update_delete BEFORE UPDATE OR DELETE "
@@ -166,6 +205,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_hazard_history_hazard_id"), table_name="hazard_history")
     op.drop_table("hazard_history")
     op.execute("DROP FUNCTION IF EXISTS gridsafe_hazard_history_append_only()")
+    op.drop_index(op.f("ix_hazard_photos_town_code"), table_name="hazard_photos")
+    op.drop_index(op.f("ix_hazard_photos_hazard_id"), table_name="hazard_photos")
+    op.drop_table("hazard_photos")
 
     for column in (
         "recorded_at",
