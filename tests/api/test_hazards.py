@@ -99,7 +99,8 @@ def test_closed_loop_over_http(
 
     # The GeoJSON layer still lists hazards, this one included.
     layer = client.get("/api/v1/hazards", params={"status": "closed", "limit": 5000}).json()
-    assert hid in {f["id"] for f in layer["features"]}
+    feature = next(f for f in layer["features"] if f["id"] == hid)
+    assert feature["properties"]["version"] == 6  # what a map client sends back as If-Match
 
 
 def test_report_checks_its_input(client: TestClient, db_conn: Connection) -> None:
