@@ -68,7 +68,7 @@ def _fresh_hazards(engine: Engine, n: int, tag: str) -> list[int]:
 def run(n: int) -> dict[str, Any]:
     with throwaway_server() as server:
         engine = prepared_engine(server.url())
-        load_dataset_once(engine, DEMO_DIR)
+        load_dataset_once(engine, DEMO_DIR, actor=Actor.system("bench"))
         scope, actor = Scope.unrestricted(), Actor.system("bench")
         base_ids, flow_ids = _fresh_hazards(engine, n, "BA"), _fresh_hazards(engine, n, "BW")
 
