@@ -10,38 +10,97 @@ role × endpoint matrix test (tests/api/test_access_matrix.py) reads these rules
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 from sqlalchemy import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.security import SAFE_METHODS, SESSION_COOKIE, check_csrf
 from gis.access import Role, Scope
 from gis.audit import Actor
 from gis.auth import decode_token
-from gis.errors import Forbidden, Unauthenticated
+from gis.db.engine import POOL_SIZE
+from gis.errors import DatabaseBusy, Forbidden, Unauthenticated
 from gis.settings import Settings, get_settings
 from gis.workflows.accounts import Principal, principal_for_token, scope_for
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # async: reading app state needs no worker thread.
     engine: Engine = request.app.state.engine
     return engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
+#: Seconds a request may wait for a database slot before it is answered 503 ``database_busy``.
+ADMISSION_TIMEOUT_S = 30.0
+# One semaphore per (event loop, engine): asyncio primitives belong to the loop they first wait on.
+_admission: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
 
-def get_conn(engine: EngineDep) -> Iterator[Connection]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
-    with engine.begin() as conn:
-        yield conn
+
+def _semaphore(engine: Engine) -> asyncio.Semaphore:
+    per_engine = _admission.setdefault(asyncio.get_running_loop(), {})
+    if id(engine) not in per_engine:
+        size = getattr(engine.pool, "size", lambda: POOL_SIZE)()
+        per_engine[id(engine)] = asyncio.Semaphore(max(1, int(size)))
+    return per_engine[id(engine)]
+
+
+def _open(engine: Engine) -> Connection:
+    conn = engine.connect()
+    conn.begin()
+    return conn
+
+
+def _close(conn: Connection, commit: bool) -> None:
+    try:
+        if commit:
+            conn.commit()
+        else:
+            conn.rollback()
+    finally:
+        conn.close()
+
+
+async def get_conn(engine: EngineDep) -> AsyncIterator[Connection]:
+    """One transaction per request: committed when the handler returns, rolled back on error.
+
+    At most the pool's size of requests hold a connection at once; the others wait here, in the
+    event loop, so a burst queues instead of exhausting the pool in worker threads (which would
+    answer 503 after ``pool_timeout``). A request still waiting after
+    :data:`ADMISSION_TIMEOUT_S` gets 503 ``database_busy`` with ``Retry-After``.
+    """
+    slot = _semaphore(engine)
+    try:
+        with anyio.fail_after(ADMISSION_TIMEOUT_S):
+            await slot.acquire()
+    except TimeoutError:
+        raise DatabaseBusy("服务繁忙，请稍后重试 (server busy, retry shortly)") from None
+    try:
+        conn = await run_in_threadpool(_open, engine)
+        commit = False
+        try:
+            yield conn
+            commit = True
+        finally:
+            # Shielded: a client that hangs up must not leave the connection checked out.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(_close, conn, commit)
+    finally:
+        slot.release()
 
 
 ConnDep = Annotated[Connection, Depends(get_conn)]

@@ -27,13 +27,21 @@ def database_url(settings: Settings, *, start: bool = True) -> str:
     return server.start() if start else server.url()
 
 
+#: Connections each process keeps open. The API admits this many requests to the database at
+#: once (``api.dependencies.get_conn``); the rest wait in the event loop holding neither a thread
+#: nor a connection. On 2 cores, more would only queue inside PostgreSQL.
+POOL_SIZE = 10
+#: Head room above the admitted requests: the lifespan, the CLI, work done outside a request.
+POOL_OVERFLOW = 5
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     """The process-wide engine for a URL (pool sized for the 2-core machines we target)."""
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},

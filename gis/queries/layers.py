@@ -8,7 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gis.access import Scope, scope_clause
@@ -264,6 +277,77 @@ def features_select(
 def count_select(layer: str, where: ColumnElement[bool]) -> Select[int]:
     spec = LAYERS[layer]
     return select(func.count()).select_from(spec.model).where(where)
+
+
+def _key(name: str) -> ColumnElement[str]:
+    # Property names come from LAYERS (code, never input); inlined so the statement text, and
+    # with it PostgreSQL's prepared plan, is the same for every request.
+    assert name.isidentifier(), name
+    return literal_column(f"'{name}'")
+
+
+def feature_json(layer: str) -> ColumnElement[Any]:
+    """One row of ``layer`` as a GeoJSON Feature built by PostgreSQL (``json``).
+
+    Geometry by ``ST_AsGeoJSON(geom, 7, 0)``: 1e-7° precision and no ``crs`` member (option 0;
+    RFC 7946 has none, and the default would add one for EPSG:4490).
+    """
+    spec = LAYERS[layer]
+    pairs: list[Any] = []
+    for p in spec.properties:
+        pairs += [_key(p), _column(spec, p)]
+    geometry = cast(func.ST_AsGeoJSON(_column(spec, "geom"), COORD_PRECISION, 0), JSON)
+    return func.json_build_object(
+        _key("type"),
+        literal_column("'Feature'"),
+        _key("id"),
+        _column(spec, spec.id_column),
+        _key("geometry"),
+        geometry,
+        _key("properties"),
+        func.json_build_object(*pairs),
+    )
+
+
+def feature_page_select(
+    layer: str, where: ColumnElement[bool], limit: int, offset: int
+) -> Select[int, str]:
+    """(rows matching ``where``, JSON array text of one page of features), in one statement.
+
+    The features are serialised by PostgreSQL and travel as text, so the service returns them
+    without decoding a geometry or building a Python object per row.
+    """
+    spec = LAYERS[layer]
+    order = [_column(spec, o) for o in spec.order_by]
+    page = (
+        select(
+            feature_json(layer).label("feature"), *(o.label(f"_o{i}") for i, o in enumerate(order))
+        )
+        .where(where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    keys = [page.c[f"_o{i}"] for i in range(len(order))]
+    features = select(
+        cast(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(page.c.feature, *keys)),
+                literal_column("'[]'::json"),
+            ),
+            Text,
+        )
+    ).scalar_subquery()
+    return select(count_select(layer, where).scalar_subquery().label("matched"), features)
+
+
+def fetch_feature_page(
+    conn: Connection, layer: str, where: ColumnElement[bool], limit: int, offset: int
+) -> tuple[int, str]:
+    """The number of rows matching ``where`` and one page's features as a JSON array (text)."""
+    row = conn.execute(feature_page_select(layer, where, limit, offset)).one()
+    return int(row[0]), str(row[1])
 
 
 def _jsonable(value: Any) -> Any:
