@@ -89,9 +89,10 @@ def _token(base: str, username: str) -> str:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()  # type: ignore[union-attr]
-    return float(number) * _UNITS[unit]
+def _ms(found: re.Match[str] | None) -> float:
+    """A wrk duration in ms; NaN where wrk printed none (every request timed out)."""
+    parsed = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", found.group(1)) if found else None
+    return float(parsed.group(1)) * _UNITS[parsed.group(2)] if parsed else float("nan")
 
 
 def wrk(url: str, token: str | None, connections: int, seconds: float) -> dict[str, float]:
@@ -102,8 +103,8 @@ def wrk(url: str, token: str | None, connections: int, seconds: float) -> dict[s
         cmd += ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {

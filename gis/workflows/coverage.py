@@ -119,13 +119,10 @@ REPORT_CACHE = ReportCache()
 def data_versions(conn: Connection, towns: Sequence[str]) -> tuple[int, ...]:
     """The data version of each of ``towns`` and of the shared data (0 if never written)."""
     keys = [*towns, GLOBAL_KEY]
-    found = dict(
-        conn.execute(
-            select(DataVersion.town_code, DataVersion.version).where(
-                DataVersion.town_code.in_(keys)
-            )
-        ).tuples()
+    rows = conn.execute(
+        select(DataVersion.town_code, DataVersion.version).where(DataVersion.town_code.in_(keys))
     )
+    found = {town: version for town, version in rows}
     return tuple(int(found.get(k, 0)) for k in keys)
 
 
