@@ -32,7 +32,19 @@ from gis.errors import DatabaseBusy, Forbidden, Unauthenticated
 from gis.settings import Settings, get_settings
 from gis.workflows.accounts import Principal, principal_for_token, scope_for
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+async def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with (``create_app``), else the process's.
+
+    Read from the app's state rather than swapped in with ``dependency_overrides``: FastAPI
+    re-analyses every dependency's signature on every request while any override is set (a
+    sixth of a layer read's CPU). async: no worker thread needed.
+    """
+    settings = getattr(request.app.state, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 async def get_engine(request: Request) -> Engine:
@@ -46,9 +58,9 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 #: Seconds a request may wait for a database slot before it is answered 503 ``database_busy``.
 ADMISSION_TIMEOUT_S = 30.0
 # One semaphore per (event loop, engine): asyncio primitives belong to the loop they first wait on.
-_admission: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]
-] = weakref.WeakKeyDictionary()
+_admission: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _semaphore(engine: Engine) -> asyncio.Semaphore:
@@ -161,16 +173,21 @@ class Access:
         roles = ",".join(sorted(r.value for r in self.roles))
         return f"Access({self.name!r}, roles={roles}, write={self.write}, anon={self.anonymous})"
 
-    def __call__(
+    async def __call__(
         self, request: Request, conn: ConnDep, settings: SettingsDep, principal: PrincipalDep
     ) -> Scope:
+        # async: only a county office's scope needs the database (its towns), so the other
+        # roles are answered in the event loop without a hop to a worker thread.
         if principal is None:
             if not self.anonymous:
                 raise Unauthenticated("sign in first (请先登录)")
             return Scope(role=Role.PUBLIC)
         if principal.role not in self.roles:
             raise Forbidden(f"role {principal.role.label} may not use this endpoint (无权访问)")
-        scope = scope_for(conn, principal)
+        if principal.role is Role.COUNTY_OFFICE:
+            scope = await run_in_threadpool(scope_for, conn, principal)
+        else:
+            scope = scope_for(conn, principal)
         if self.write and scope.read_only:
             raise Forbidden(f"{principal.role.label}账号为只读，不能修改数据 (read-only account)")
         if request.method not in SAFE_METHODS and request.state.credential == "cookie":

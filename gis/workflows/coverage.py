@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -42,6 +43,19 @@ class CacheStats:
 
 
 @dataclass
+class KeptReport:
+    """A computed report (None: the towns hold no data) and what callers derived from it.
+
+    ``derived`` holds results that depend on nothing but the report (e.g. a town-wide summary's
+    encoded body), so they share the report's key and lifetime and are never stale either.
+    """
+
+    report: CoverageReport | None
+    size: int
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ReportCache:
     """A thread-safe LRU of computed reports, bounded by entries and by (estimated) bytes.
 
@@ -52,15 +66,13 @@ class ReportCache:
     max_entries: int = 16
     max_bytes: int = 512 * 2**20
     stats: CacheStats = field(default_factory=CacheStats)
-    _entries: OrderedDict[Hashable, tuple[CoverageReport | None, int]] = field(
-        default_factory=OrderedDict
-    )
+    _entries: OrderedDict[Hashable, KeptReport] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _computing: dict[Hashable, threading.Lock] = field(default_factory=dict)
 
     def get_or_compute(
         self, key: Hashable, compute: Callable[[], CoverageReport | None]
-    ) -> CoverageReport | None:
+    ) -> KeptReport:
         """The report kept under ``key``, or ``compute()``'s (then kept) if there is none."""
         with self._lock:
             if key in self._entries:
@@ -75,24 +87,24 @@ class ReportCache:
             finally:
                 with self._lock:
                     self._computing.pop(key, None)
-            size = report_bytes(report)
+            kept = KeptReport(report, report_bytes(report))
             with self._lock:
                 self.stats.computed += 1
-                if size <= self.max_bytes:
-                    self._entries[key] = (report, size)
+                if kept.size <= self.max_bytes:
+                    self._entries[key] = kept
                     self._shrink()
-            return report
+            return kept
 
-    def _hit(self, key: Hashable) -> CoverageReport | None:
+    def _hit(self, key: Hashable) -> KeptReport:
         self._entries.move_to_end(key)
         self.stats.hits += 1
-        return self._entries[key][0]
+        return self._entries[key]
 
     def _shrink(self) -> None:
-        total = sum(size for _, size in self._entries.values())
+        total = sum(kept.size for kept in self._entries.values())
         while self._entries and (len(self._entries) > self.max_entries or total > self.max_bytes):
-            _, (_, size) = self._entries.popitem(last=False)
-            total -= size
+            _, dropped = self._entries.popitem(last=False)
+            total -= dropped.size
             self.stats.evicted += 1
 
     def clear(self) -> None:
@@ -132,12 +144,12 @@ def town_report(
     params: CoverageParams,
     *,
     cache: ReportCache = REPORT_CACHE,
-) -> CoverageReport | None:
+) -> KeptReport:
     """The whole report of ``towns`` (unfiltered), from ``cache`` while their data is unchanged.
 
     The versions are read before the data, so a report is never older than its key (a write
     committed in between makes it newer, which no reader of the old key can mistake for stale).
-    None when the towns hold no units and no villages.
+    Its ``report`` is None when the towns hold no units and no villages.
     """
     key = (tuple(towns), params, data_versions(conn, towns))
 
@@ -169,6 +181,9 @@ class ScopedGaps:
     gaps: gpd.GeoDataFrame
     villages: pd.DataFrame
     report: CoverageReport | None
+    #: Results derived from the whole report that this caller may share with every caller of
+    #: the same towns, date, parameters and data (town-wide scopes); a private dict otherwise.
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found = self.gaps["gap_type"].value_counts()
@@ -207,7 +222,8 @@ def scoped_gaps(
     towns = town_codes_for(conn, scope, town)
     if not towns:
         return _empty(as_of)
-    report = town_report(conn, towns, params)
+    kept = town_report(conn, towns, params)
+    report = kept.report
     if report is None:
         return _empty(as_of)
     if _town_wide(scope):
@@ -218,6 +234,7 @@ def scoped_gaps(
             gaps=report.gaps.copy(deep=False),
             villages=report.villages.reset_index(drop=True),
             report=report,
+            derived=kept.derived,
         )
     visible = visible_subjects(conn, scope, towns)
     gaps = report.gaps[visible.mask(report.gaps).to_numpy()].reset_index(drop=True)
