@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from geoalchemy2 import functions as gf
@@ -286,8 +287,12 @@ def _key(name: str) -> ColumnElement[str]:
     return literal_column(f"'{name}'")
 
 
+@cache
 def feature_json(layer: str) -> ColumnElement[Any]:
     """One row of ``layer`` as a GeoJSON Feature built by PostgreSQL (``json``).
+
+    Built once per layer: the same element every request, so SQLAlchemy's memoised cache key
+    for it is computed once too.
 
     Geometry by ``ST_AsGeoJSON(geom, 7, 0)``: 1e-7° precision and no ``crs`` member (option 0;
     RFC 7946 has none, and the default would add one for EPSG:4490).
