@@ -104,8 +104,8 @@ def wrk(url: str, token: str | None, connections: int, seconds: float) -> dict[s
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     # Anchored: the "+/- Stdev" column of the thread stats also prints percentages.
-    p50 = _ms(re.search(r"^\s*50%\s+(\S+)$", out, re.M))
-    p99 = _ms(re.search(r"^\s*99%\s+(\S+)$", out, re.M))
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M))
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
