@@ -106,6 +106,8 @@ def wrk(url: str, token: str | None, connections: int, seconds: float) -> dict[s
     # Anchored: the "+/- Stdev" column of the thread stats also prints percentages.
     p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M))
     p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M))
+    if p50 != p50 or p99 != p99:  # NaN: show what wrk printed
+        print(out, file=sys.stderr)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
