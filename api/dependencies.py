@@ -37,8 +37,8 @@ async def get_app_settings(request: Request) -> Settings:
     """The settings the app was built with (``create_app``), else the process's.
 
     Read from the app's state rather than swapped in with ``dependency_overrides``: FastAPI
-    re-analyses every dependency's signature on every request while any override is set (a
-    sixth of a layer read's CPU). async: no worker thread needed.
+    re-analyses every dependency's signature on every request while any override is set (~9 %
+    of a layer read's time in a profile). async: no worker thread needed.
     """
     settings = getattr(request.app.state, "settings", None)
     return settings if isinstance(settings, Settings) else get_settings()
@@ -102,7 +102,9 @@ async def get_conn(engine: EngineDep) -> AsyncIterator[Connection]:
     except TimeoutError:
         raise DatabaseBusy("服务繁忙，请稍后重试 (server busy, retry shortly)") from None
     try:
-        conn = await run_in_threadpool(_open, engine)
+        # Shielded, as the close below: a cancelled wait would drop a connection already open.
+        with anyio.CancelScope(shield=True):
+            conn = await run_in_threadpool(_open, engine)
         commit = False
         try:
             yield conn

@@ -272,7 +272,8 @@ def count_select(layer: str, where: ColumnElement[bool]) -> Select[int]:
 def _key(name: str) -> ColumnElement[str]:
     # Property names come from LAYERS (code, never input); inlined so the statement text, and
     # with it PostgreSQL's prepared plan, is the same for every request.
-    assert name.isidentifier(), name
+    if not name.isidentifier():
+        raise ValueError(f"not a property name: {name!r}")
     return literal_column(f"'{name}'")
 
 
