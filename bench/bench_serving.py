@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import create_engine, select
 
 from data import DEMO_DIR, REFERENCE_DIR
+from gis.audit import Actor
 from gis.db.bootstrap import load_dataset_once, prepare
 from gis.db.local_server import LocalServer
 
@@ -46,7 +47,6 @@ def _free_port() -> int:
 def _accounts(url: str) -> tuple[str, str]:
     """A town admin of the first town and a county office of its county: their usernames."""
     from gis.access import Role, Scope
-    from gis.audit import Actor
     from gis.db.models import Town
     from gis.workflows.accounts import NewAccount, create_account
 
@@ -156,9 +156,10 @@ def main() -> int:
     try:
         url = server.start()
         engine = create_engine(url)
-        prepare(engine, REFERENCE_DIR)
+        actor = Actor.system("bench:serving")
+        prepare(engine, REFERENCE_DIR, actor=actor)
         t0 = time.perf_counter()
-        load_dataset_once(engine, args.data)
+        load_dataset_once(engine, args.data, actor=actor)
         print(f"loaded {args.data} in {time.perf_counter() - t0:.1f} s", flush=True)
         engine.dispose()
         admin, county = _accounts(url)

@@ -291,7 +291,7 @@ def main() -> int:
         for i in range(args.users):
             name, village = accounts[i % len(accounts)]
             assert village is not None
-            users.append((name, _paths(village, bounds[village], not args.no_gaps)))  # type: ignore[arg-type]
+            users.append((name, _paths(village, bounds[village], not args.no_gaps)))
         stats, elapsed = asyncio.run(_run(f"http://127.0.0.1:{port}", users, args))
         print(_report(stats, elapsed, args))
         return 1 if stats.errors else 0
