@@ -464,9 +464,10 @@ def _db_downgrade(c: Cli, demo: DemoRun) -> None:
     url = c.fresh()
     assert c.run(url, "db", "upgrade") == 0
     doors = c.doors(url)
-    assert c.run(url, "db", "downgrade", "--revision", "0003@-1") == 0
+    assert c.run(url, "db", "downgrade", "--revision", "0005@-1") == 0
     (entry,) = doors.expect("migrate", "alembic_version", "cli:db-downgrade")
-    assert entry["before"] == {"revision": "0002,0003"} and entry["after"] == {"revision": "0002"}
+    assert entry["before"] == {"revision": "0002,0005"}
+    assert entry["after"] == {"revision": "0002,0003"}
 
 
 def _generate(c: Cli, demo: DemoRun) -> None:
