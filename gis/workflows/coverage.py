@@ -52,7 +52,7 @@ class KeptReport:
 
     report: CoverageReport | None
     size: int
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: dict[Hashable, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -183,7 +183,7 @@ class ScopedGaps:
     report: CoverageReport | None
     #: Results derived from the whole report that this caller may share with every caller of
     #: the same towns, date, parameters and data (town-wide scopes); a private dict otherwise.
-    derived: dict[str, Any] = field(default_factory=dict)
+    derived: dict[Hashable, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found = self.gaps["gap_type"].value_counts()
@@ -236,6 +236,34 @@ def scoped_gaps(
             report=report,
             derived=kept.derived,
         )
+    # What a narrower scope sees depends only on the scope and on versioned data of these towns
+    # (units, villages, staff, responsibilities), so its view is kept beside the report too.
+    view_key = (
+        "view",
+        scope.role,
+        scope.town_codes,
+        scope.village_codes,
+        scope.department_codes,
+        scope.staff_id,
+        scope.as_of,
+    )
+    kept_view = kept.derived.get(view_key)
+    if isinstance(kept_view, ScopedGaps) and kept_view.as_of == as_of:
+        return kept_view
+    view = _narrow(conn, scope, towns, report, as_of)
+    if sum(1 for k in kept.derived if isinstance(k, tuple)) < MAX_VIEWS_PER_REPORT:
+        kept.derived[view_key] = view
+    return view
+
+
+#: Narrower scopes' views kept per report (beyond this, computed per request): a view is a
+#: part of one report, whose bytes the cache bound does not count.
+MAX_VIEWS_PER_REPORT = 64
+
+
+def _narrow(
+    conn: Connection, scope: Scope, towns: list[str], report: CoverageReport, as_of: dt.date
+) -> ScopedGaps:
     visible = visible_subjects(conn, scope, towns)
     gaps = report.gaps[visible.mask(report.gaps).to_numpy()].reset_index(drop=True)
     # Name only the people the scope may see (a department sees its own staff, not the grid

@@ -174,3 +174,45 @@ def test_cache_is_bounded_least_recently_used_first() -> None:
     assert cache.stats.computed == computed
     cache.get_or_compute("b", _report)
     assert cache.stats.computed == computed + 1
+
+
+def test_a_narrower_scope_view_is_kept_with_the_report(
+    db_conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second grid chief of the same village gets the kept view: no visibility queries, the
+    same rows; a write makes a new report and a new view."""
+    from gis.workflows import coverage as workflow
+
+    REPORT_CACHE.clear()
+    village = db_conn.execute(text("SELECT min(code) FROM villages")).scalar_one()
+    calls: list[str] = []
+    real = workflow.visible_subjects
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("visible")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "visible_subjects", counted)
+
+    def chief(account: int) -> Scope:
+        return Scope(
+            role=Role.GRID_CHIEF,
+            village_codes=frozenset({village}),
+            as_of=AS_OF,
+            account_id=account,
+            username=f"chief-{account}",
+        )
+
+    first = scoped_gaps(db_conn, chief(1), as_of=AS_OF)
+    second = scoped_gaps(db_conn, chief(2), as_of=AS_OF)
+    assert calls == ["visible"]
+    assert second is first
+    assert set(first.villages["village_code"]) == {village}
+
+    db_conn.execute(
+        text("UPDATE villages SET population = population WHERE code = :v"), {"v": village}
+    )
+    third = scoped_gaps(db_conn, chief(3), as_of=AS_OF)
+    assert calls == ["visible", "visible"]
+    assert third is not first
+    assert third.gaps.drop(columns="geometry").equals(first.gaps.drop(columns="geometry"))
