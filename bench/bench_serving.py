@@ -233,6 +233,7 @@ def main() -> int:
         _stop(static)
         _stop(service)
         server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
