@@ -8,4 +8,4 @@ COPY data data
 RUN pip install --no-cache-dir . && useradd --system gridsafe
 USER gridsafe
 EXPOSE 8000
-CMD ["gridsafe", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["gridsafe", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

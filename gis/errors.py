@@ -74,6 +74,13 @@ class DatabaseUnavailable(GridsafeError):
     code = "database_unavailable"
 
 
+class DatabaseBusy(GridsafeError):
+    """Every database connection of this process stayed in use: the server is up but saturated,
+    so the request may simply be retried (unlike :class:`DatabaseUnavailable`)."""
+
+    code = "database_busy"
+
+
 class EmbeddedDatabaseError(GridsafeError):
     """The local PostgreSQL cluster could not be installed, created or started."""
 
