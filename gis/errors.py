@@ -144,3 +144,9 @@ class ImportRejected(GridsafeError):
     def __post_init__(self) -> None:
         head = f"{self.source}: " if self.source else ""
         super().__init__(f"{head}{len(self.problems)} problem(s); nothing was imported")
+
+
+class FileTooLarge(InvalidInput):
+    """An uploaded file exceeds a bound (size, rows, cells, vertices, …) before parsing starts."""
+
+    code = "file_too_large"
