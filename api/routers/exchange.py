@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -21,6 +21,7 @@ from gis.io.readers import prepare_upload
 from gis.io.uploads import UploadArea, safe_name
 from gis.workflows.imports import import_file
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api/v1", tags=["exchange"])
 
 ALLOWED_SUFFIXES = {".xlsx", ".csv", ".geojson", ".json", ".gpkg", ".zip", ".kml"}
@@ -67,21 +68,26 @@ def _town(scope: Scope, town: str | None, default: str) -> str:
     return code
 
 
-def _agree(name: str, query: str | None, form: str | None) -> str | None:
-    """A parameter given as a query parameter, a multipart field, or both alike."""
-    if query is not None and form is not None and query.casefold() != form.casefold():
+def _agree(name: str, query: T | None, form: T | None) -> T | None:
+    """A parameter given as a query parameter, a multipart field, or both with equal values
+    (compared after parsing: ``?dry_run=1`` agrees with ``-F dry_run=true``)."""
+    if query is not None and form is not None and query != form:
         raise RequestValidationError(
             [
                 {
                     "loc": ("query", name),
-                    "msg": f"查询参数 {name}={query} 与表单字段 {name}={form} 不一致"
-                    f" (query and form disagree)",
+                    "msg": f"查询参数 {name} 与表单字段 {name} 不一致 (query and form disagree)",
                     "type": "value_error",
-                    "input": {"query": query, "form": form},
+                    "input": {"query": str(query), "form": str(form)},
                 }
             ]
         )
     return query if query is not None else form
+
+
+def _flag(text: str | None) -> bool | None:
+    """A strict boolean (the pattern already refused anything but true/false/1/0)."""
+    return None if text is None else text.lower() in ("true", "1")
 
 
 def _save(upload: UploadFile, path: Path, max_bytes: int) -> None:
@@ -132,9 +138,9 @@ def import_dataset(
     parsed, and everything it leaves on disk is removed when the request ends. A plain ``def``:
     FastAPI runs it in a worker thread, so parsing never holds up the event loop.
     """
-    chosen_coords = Coords(_agree("coords", coords, coords_field) or Coords.WGS84)
+    chosen_coords = _agree("coords", coords, coords_field) or Coords.WGS84
     town_code = _town(scope, _agree("town", town, town_field), settings.town_code)
-    is_dry_run = (_agree("dry_run", dry_run, dry_run_field) or "false").lower() in ("true", "1")
+    is_dry_run = bool(_agree("dry_run", _flag(dry_run), _flag(dry_run_field)))
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise InvalidInput(

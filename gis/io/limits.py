@@ -37,6 +37,9 @@ _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?" + _REF)
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?" + _REF)
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = np.zeros(256, dtype=np.int64)
+_BRACKET_STEP[[ord("["), ord("{")]] = 1
+_BRACKET_STEP[[ord("]"), ord("}")]] = -1
 _KML_PAIR = re.compile(rb"-?\d+(?:\.\d*)?\s*,\s*-?\d")
 
 
@@ -44,16 +47,25 @@ def _mib(n: float) -> str:
     return f"{n / (1 << 20):.1f} MB"
 
 
-def _too_large(label: str, what: str, found: float, limit: float, unit: str = "") -> FileTooLarge:
-    return FileTooLarge(
-        f"文件 {label} {what}为 {found:,.0f}{unit}，超过上限 {limit:,.0f}{unit}"
-        f" (file {label}: {what} {found:,.0f} exceeds the limit {limit:,.0f})"
-    )
-
-
-def _limit(label: str, what: str, found: float, limit: float, unit: str = "") -> None:
+def _limit(
+    label: str,
+    what: tuple[str, str],
+    found: float,
+    limit: float,
+    unit: str = "",
+    *,
+    partial: bool = False,
+) -> None:
+    """Refuse when ``found`` exceeds ``limit``; ``what`` is (Chinese, English); a count that
+    stopped early (``partial``) says "at least"."""
     if found > limit:
-        raise _too_large(label, what, found, limit, unit)
+        zh, english = what
+        amount = f"至少 {found:,.0f}{unit}" if partial else f"为 {found:,.0f}{unit}"
+        raise FileTooLarge(
+            f"文件 {label} {zh}{amount}，超过上限 {limit:,.0f}{unit}"
+            f" (file {label}: {'at least ' if partial else ''}{found:,.0f} {english},"
+            f" limit {limit:,.0f})"
+        )
 
 
 # --- zip archives (zip uploads and xlsx workbooks) ----------------------------------------
@@ -89,13 +101,13 @@ def check_archive(path: Path, limits: UploadLimits, label: str) -> list[zipfile.
     declared = _declared_entries(path)
     if declared is None or not zipfile.is_zipfile(path):
         raise InvalidInput(f"文件 {label} 不是有效的 zip 压缩格式 (not a zip archive)")
-    _limit(label, "压缩包内文件数", declared, limits.max_members, " 个")
+    _limit(label, ("压缩包内文件数", "members"), declared, limits.max_members, " 个")
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise InvalidInput(f"文件 {label} 的压缩结构已损坏 (corrupt zip: {exc})") from exc
-    _limit(label, "压缩包内文件数", len(members), limits.max_members, " 个")
+    _limit(label, ("压缩包内文件数", "members"), len(members), limits.max_members, " 个")
     total = sum(m.file_size for m in members)
     if total > limits.max_decompressed_bytes:
         raise FileTooLarge(
@@ -164,15 +176,28 @@ def _check_sheet(
             raise _dtd(label, member.filename)
         for match in _DIMENSION.finditer(window, max(0, start - TOKEN_SPAN)):
             if match.end() > start:
-                _limit(label, "工作表声明的单元格数", _area(match), limits.max_cells, " 个")
+                _limit(
+                    label,
+                    ("工作表声明的单元格数", "cells declared by a sheet"),
+                    _area(match),
+                    limits.max_cells,
+                    " 个",
+                )
         for match in _MERGE.finditer(window, max(0, start - TOKEN_SPAN)):
             if match.end() > start:
                 merged += _area(match)
-        _limit(label, "合并单元格覆盖的单元格数", merged, limits.max_merged_cells, " 个")
+        _limit(
+            label,
+            ("合并单元格覆盖的单元格数", "cells under merged ranges"),
+            merged,
+            limits.max_merged_cells,
+            " 个",
+            partial=True,
+        )
         cells += _count_new(_CELL, window, start)
         rows += _count_new(_ROW, window, start)
-        _limit(label, "单元格数", cells, limits.max_cells, " 个")
-        _limit(label, "行数", rows, limits.max_rows, " 行")
+        _limit(label, ("单元格数", "cells"), cells, limits.max_cells, " 个", partial=True)
+        _limit(label, ("行数", "rows"), rows, limits.max_rows, " 行", partial=True)
     return cells, rows, merged
 
 
@@ -204,9 +229,16 @@ def check_xlsx(path: Path, limits: UploadLimits, label: str) -> None:
             if re.fullmatch(r"xl/worksheets/[^/]+\.xml", name):
                 c, r, m = _check_sheet(archive, member, limits, label)
                 cells, rows, merged = cells + c, rows + r, merged + m
-                _limit(label, "单元格数", cells, limits.max_cells, " 个")
-                _limit(label, "行数", rows, limits.max_rows, " 行")
-                _limit(label, "合并单元格覆盖的单元格数", merged, limits.max_merged_cells, " 个")
+                _limit(label, ("单元格数", "cells"), cells, limits.max_cells, " 个", partial=True)
+                _limit(label, ("行数", "rows"), rows, limits.max_rows, " 行", partial=True)
+                _limit(
+                    label,
+                    ("合并单元格覆盖的单元格数", "cells under merged ranges"),
+                    merged,
+                    limits.max_merged_cells,
+                    " 个",
+                    partial=True,
+                )
             elif name.endswith((".xml", ".rels", ".vml")):
                 for window, _ in _windows(_stream(archive, member)):
                     if _DTD.search(window):
@@ -234,27 +266,28 @@ def check_csv(path: Path, limits: UploadLimits, label: str) -> None:
     lines = 0
     for chunk in _chunks(path):
         lines += chunk.count(b"\n")
-        _limit(label, "行数", lines, limits.max_rows, " 行")
+        _limit(label, ("行数", "rows"), lines, limits.max_rows, " 行", partial=True)
 
 
 def _json_shape(data: bytes) -> tuple[int, int]:
     """Maximum nesting depth and number of coordinate arrays (``[`` then a number) of JSON text,
     with strings blanked first so brackets inside property values do not count."""
     bare = _JSON_STRING.sub(b'""', data)
-    compact = bare.translate(None, b" \t\r\n")
-    pairs = sum(compact.count(b"[" + bytes([d])) for d in b"-0123456789")
+    compact = np.frombuffer(bare.translate(None, b" \t\r\n"), dtype=np.uint8)
+    follows = compact[1:]
+    numeric = ((follows >= ord("0")) & (follows <= ord("9"))) | (follows == ord("-"))
+    pairs = int(np.count_nonzero((compact[:-1] == ord("[")) & numeric))
     brackets = np.frombuffer(bare.translate(None, _NOT_BRACKETS), dtype=np.uint8)
     if brackets.size == 0:
         return 0, pairs
-    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
-    return int(np.cumsum(steps).max()), pairs
+    return int(np.cumsum(_BRACKET_STEP[brackets], dtype=np.int64).max()), pairs
 
 
 def check_geojson(path: Path, limits: UploadLimits, label: str) -> None:
     """Nesting depth and coordinate pairs of a GeoJSON file (the file is bounded in size)."""
     depth, vertices = _json_shape(path.read_bytes())
-    _limit(label, "JSON 嵌套层数", depth, limits.max_json_depth, " 层")
-    _limit(label, "坐标点数", vertices, limits.max_vertices, " 个")
+    _limit(label, ("JSON 嵌套层数", "JSON nesting depth"), depth, limits.max_json_depth, " 层")
+    _limit(label, ("坐标点数", "vertices"), vertices, limits.max_vertices, " 个")
 
 
 def check_kml(path: Path, limits: UploadLimits, label: str) -> None:
@@ -264,7 +297,7 @@ def check_kml(path: Path, limits: UploadLimits, label: str) -> None:
         if _DTD.search(window):
             raise _dtd(label, "KML")
         vertices += _count_new(_KML_PAIR, window, start)
-        _limit(label, "坐标点数", vertices, limits.max_vertices, " 个")
+        _limit(label, ("坐标点数", "vertices"), vertices, limits.max_vertices, " 个", partial=True)
 
 
 def _gpkg_counts(path: Path, label: str) -> tuple[int, int]:
@@ -301,8 +334,14 @@ def _gpkg_counts(path: Path, label: str) -> tuple[int, int]:
 
 def check_gpkg(path: Path, limits: UploadLimits, label: str) -> None:
     features, vertices = _gpkg_counts(path, label)
-    _limit(label, "要素数", features, limits.max_rows, " 个")
-    _limit(label, "坐标点数", vertices, limits.max_vertices, " 个")
+    _limit(label, ("要素数", "features"), features, limits.max_rows, " 个")
+    _limit(
+        label,
+        ("坐标点数（按文件大小估计）", "vertices (estimated from size)"),
+        vertices,
+        limits.max_vertices,
+        " 个",
+    )
 
 
 def check_shapefile(path: Path, limits: UploadLimits, label: str) -> None:
@@ -314,9 +353,21 @@ def check_shapefile(path: Path, limits: UploadLimits, label: str) -> None:
         with dbf.open("rb") as fh:
             header = fh.read(8)
         if len(header) == 8:
-            _limit(label, "记录数", struct.unpack_from("<I", header, 4)[0], limits.max_rows, " 条")
+            _limit(
+                label,
+                ("记录数", "records"),
+                struct.unpack_from("<I", header, 4)[0],
+                limits.max_rows,
+                " 条",
+            )
     vertices = max(0, path.stat().st_size - 100) // 16
-    _limit(label, "坐标点数", vertices, limits.max_vertices, " 个")
+    _limit(
+        label,
+        ("坐标点数（按文件大小估计）", "vertices (estimated from size)"),
+        vertices,
+        limits.max_vertices,
+        " 个",
+    )
 
 
 def check_zip(path: Path, limits: UploadLimits, label: str) -> None:

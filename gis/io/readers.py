@@ -433,6 +433,7 @@ def unpack_zip(path: Path, workdir: Path, limits: UploadLimits, label: str | Non
     label = label or path.name
     members = check_archive(path, limits, label)
     wanted = [m for m in members if not m.is_dir() and "__MACOSX" not in m.filename]
+    workdir.mkdir(exist_ok=True)
     with zipfile.ZipFile(path) as archive:
         try:
             for member in wanted:
@@ -464,9 +465,7 @@ def prepare_upload(path: Path, limits: UploadLimits) -> Path:
     if fmt != "zip":
         check_file(path, fmt, limits)
         return path
-    workdir = path.parent / "unpacked"
-    workdir.mkdir()
-    inner = unpack_zip(path, workdir, limits)
+    inner = unpack_zip(path, path.parent / "unpacked", limits)
     check_file(inner, detect_format(inner), limits, f"{path.name} 中的 {inner.name}")
     return inner
 

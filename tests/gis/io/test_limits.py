@@ -1,0 +1,162 @@
+"""Upload bounds: every bomb is refused before parsing, ordinary ledgers and GIS files pass.
+
+Counts are witnessed independently: openpyxl counts a workbook's cells, shapely a geometry's
+vertices, and the streamed counters must agree with them exactly at the limit.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pytest
+import shapely
+
+from data import DEMO_DIR
+from gis.errors import FileTooLarge, InvalidInput
+from gis.io import limits
+from gis.io.readers import prepare_upload, read_source
+from gis.settings import UploadLimits
+from tests.gis.io.bombs import BOMBS, MALFORMED, Upload, deeply_nested_json
+from tests.gis.io.factories import unit_row, write_ledger_xlsx
+
+
+def _write(tmp_path: Path, upload: Upload) -> Path:
+    name, data = upload
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("bomb", list(BOMBS))
+def test_every_bomb_is_refused_naming_the_file_and_the_limit(tmp_path: Path, bomb: str) -> None:
+    path = _write(tmp_path, BOMBS[bomb]())
+    with pytest.raises(InvalidInput) as caught:
+        prepare_upload(path, UploadLimits())
+    assert path.name in caught.value.message
+    if isinstance(caught.value, FileTooLarge):
+        assert "超过上限" in caught.value.message
+    else:  # the DTD: not a size, a kind of file Excel never writes
+        assert "DTD" in caught.value.message
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing was unpacked
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_files_are_invalid_input_not_crashes(tmp_path: Path, case: str) -> None:
+    path = _write(tmp_path, MALFORMED[case](_scratch(tmp_path)))
+    with pytest.raises(InvalidInput) as caught:
+        read_source(prepare_upload(path, UploadLimits()), header_keys=["单位名称", "经度"])
+    assert path.name in caught.value.message
+
+
+def _scratch(tmp_path: Path) -> Path:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    return scratch
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarning")  # DBF names
+def test_ordinary_ledger_and_gis_files_pass(tmp_path: Path) -> None:
+    rows = [unit_row(i) for i in range(1, 501)]
+    ledger = write_ledger_xlsx(tmp_path / "台账.xlsx", rows)
+    assert prepare_upload(ledger, UploadLimits()) == ledger
+    villages = DEMO_DIR / "villages.geojson"
+    assert prepare_upload(villages, UploadLimits()) == villages
+    shp = tmp_path / "shp" / "villages.shp"
+    shp.parent.mkdir()
+    gpd.read_file(villages).to_file(shp, encoding="GBK")
+    archive = tmp_path / "upload" / "villages.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for part in shp.parent.iterdir():
+            zf.write(part, part.name)
+    inner = prepare_upload(archive, UploadLimits())
+    assert inner.name == "villages.shp" and inner.parent == archive.parent / "unpacked"
+    assert len(read_source(inner).rows) == len(gpd.read_file(villages))
+
+
+def test_streamed_cell_count_agrees_with_openpyxl_across_chunk_edges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 7-byte chunks: nearly every <c …> tag straddles two chunks.
+    monkeypatch.setattr(limits, "CHUNK", 7)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r in range(1, 41):
+        sheet.append([f"v{r}-{c}" for c in range(1, 8)])
+    sheet.merge_cells("A41:C50")  # 30 cells under one range
+    path = tmp_path / "count.xlsx"
+    book.save(path)
+    exact = UploadLimits(max_merged_cells=30, max_rows=50)
+    limits.check_xlsx(path, exact, path.name)
+    with pytest.raises(FileTooLarge, match="合并单元格"):
+        limits.check_xlsx(path, exact.model_copy(update={"max_merged_cells": 29}), path.name)
+    with pytest.raises(FileTooLarge, match="行数"):
+        limits.check_xlsx(path, exact.model_copy(update={"max_rows": 39}), path.name)
+
+
+def test_written_cells_are_counted_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "CHUNK", 5)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    values = np.arange(37 * 6).reshape(37, 6)
+    for row in values.tolist():
+        sheet.append(row)
+    path = tmp_path / "cells.xlsx"
+    book.save(path)
+    written = values.size  # every appended value is one <c> element
+    limits.check_xlsx(path, UploadLimits(max_cells=written), path.name)
+    with pytest.raises(FileTooLarge, match=f"{written - 1:,}"):
+        limits.check_xlsx(path, UploadLimits(max_cells=written - 1), path.name)
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".geojson"])
+def test_vertex_bound_brackets_the_true_count(tmp_path: Path, suffix: str) -> None:
+    angles = np.linspace(0, 2 * np.pi, 3000, endpoint=False)
+    ring = np.column_stack([114 + 0.01 * np.cos(angles), 34 + 0.01 * np.sin(angles)])
+    polygon = shapely.Polygon(ring)
+    true_count = shapely.get_num_coordinates(polygon)  # 3001: the ring closes
+    frame = gpd.GeoDataFrame({"name": ["村"]}, geometry=[polygon], crs=4490)
+    path = tmp_path / f"ring{suffix}"
+    frame.to_file(path)
+    fmt = {".gpkg": "gpkg", ".shp": "shp", ".geojson": "geojson"}[suffix]
+    # Estimates may overcount by a few percent, never undercount.
+    limits.check_file(path, fmt, UploadLimits(max_vertices=int(true_count * 1.05)))
+    with pytest.raises(FileTooLarge, match="坐标点数"):
+        limits.check_file(path, fmt, UploadLimits(max_vertices=true_count - 1))
+
+
+def test_brackets_inside_strings_do_not_hide_depth(tmp_path: Path) -> None:
+    name, deep = deeply_nested_json(100)
+    # A property value full of closing brackets must not cancel the real nesting.
+    disguised = b'{"properties":{"x":"' + b"]" * 1000 + b'"},"g":' + deep + b"}"
+    path = tmp_path / name
+    path.write_bytes(disguised)
+    with pytest.raises(FileTooLarge, match="嵌套"):
+        limits.check_geojson(path, UploadLimits(), name)
+    harmless = tmp_path / "ok.geojson"
+    harmless.write_bytes(b'{"properties":{"x":"' + b"[" * 1000 + b'"}}')
+    limits.check_geojson(harmless, UploadLimits(), harmless.name)
+
+
+def test_zip_total_size_is_bounded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, size=3 << 20, dtype=np.uint8).tobytes()
+    path = tmp_path / "big.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.csv", noise)  # incompressible: only the total can refuse it
+    limits.check_archive(path, UploadLimits(max_decompressed_bytes=4 << 20), path.name)
+    with pytest.raises(FileTooLarge, match="解压后"):
+        limits.check_archive(path, UploadLimits(max_decompressed_bytes=2 << 20), path.name)
+
+
+def test_cli_unpacking_is_bounded_too(tmp_path: Path) -> None:
+    path = _write(tmp_path, BOMBS["zip with many members"]())
+    with pytest.raises(FileTooLarge):
+        read_source(path)
+
