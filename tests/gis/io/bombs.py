@@ -31,11 +31,13 @@ def zip_bomb(unpacked_mib: int = 200) -> Upload:
     """A zip of about a MiB holding a CSV of ``unpacked_mib`` MiB (ratio ~170)."""
     block = ROW.encode() * ((1 << 20) // len(ROW.encode()))
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        with zf.open("ledger.csv", "w") as member:
-            member.write(HEADER.encode())
-            for _ in range(unpacked_mib):
-                member.write(block)
+    with (
+        zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("ledger.csv", "w") as member,
+    ):
+        member.write(HEADER.encode())
+        for _ in range(unpacked_mib):
+            member.write(block)
     return "ledger.zip", buffer.getvalue()
 
 
@@ -167,5 +169,3 @@ MALFORMED: dict[str, Callable[[Path], Upload]] = {
     "xlsx with a DTD": lambda _: xlsx_with_dtd(),
     "zip with a corrupt member": lambda _: deflated_lie(),
 }
-
-

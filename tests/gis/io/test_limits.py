@@ -159,4 +159,3 @@ def test_cli_unpacking_is_bounded_too(tmp_path: Path) -> None:
     path = _write(tmp_path, BOMBS["zip with many members"]())
     with pytest.raises(FileTooLarge):
         read_source(path)
-

@@ -1,0 +1,139 @@
+"""One upload never stops the service: bombs are refused fast while /health keeps answering.
+
+A real uvicorn server (in a thread, on a free port, on the suite's database) takes the uploads
+while a poller hits /health every 50 ms. The bounds here are about liveness, not speed: a bomb
+refused in under 2 s, no /health answer slower than 1 s (before the fix: minutes).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from api.dependencies import get_admin_scope
+from api.main import create_app
+from gis.access import Role, Scope
+from gis.settings import Settings
+from tests.conftest import DEMO_TOWN
+from tests.gis.io.bombs import BOMBS
+from tests.gis.io.factories import unit_row, write_ledger_xlsx
+
+REFUSED_WITHIN_S = 2.0
+HEALTH_WITHIN_S = 1.0
+
+
+@dataclass
+class Poller:
+    """Polls /health from its own thread and keeps every latency."""
+
+    base: str
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=30) as client:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                try:
+                    status = client.get("/health").status_code
+                except httpx.HTTPError as exc:
+                    status, detail = 0, repr(exc)
+                else:
+                    detail = ""
+                self.latencies.append(time.monotonic() - started)
+                if status != 200:
+                    self.failures.append(f"{status} {detail}")
+                self.stop.wait(0.05)
+
+
+@pytest.fixture
+def server(db_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The service on a free port as the demo town's safety office; its base URL and data dir."""
+    data_dir = tmp_path / "data"
+    settings = Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x", data_dir=data_dir)
+    app = create_app(settings, db_engine)
+    # Signing in is not what this test is about; the import route's own rule is replaced.
+    scope = Scope(role=Role.TOWN_ADMIN, town_codes=frozenset({DEMO_TOWN}), username="liveness")
+    app.dependency_overrides[get_admin_scope] = lambda: scope
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", data_dir
+    finally:
+        instance.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture
+def poller(server: tuple[str, Path]) -> Iterator[Poller]:
+    watch = Poller(server[0])
+    thread = threading.Thread(target=watch.run, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    yield watch
+    watch.stop.set()
+    thread.join(30)
+
+
+def test_every_bomb_is_refused_fast_while_health_answers(
+    server: tuple[str, Path], poller: Poller
+) -> None:
+    base, data_dir = server
+    timings = {}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for bomb, make in BOMBS.items():
+            name, data = make()
+            started = time.monotonic()
+            response = client.post("/api/v1/imports/units", files={"file": (name, data, "x")})
+            timings[bomb] = time.monotonic() - started
+            assert response.status_code in (400, 413), (bomb, response.text)
+            assert name in response.json()["message"], bomb
+    time.sleep(0.2)
+    poller.stop.set()
+    slow = {b: round(t, 2) for b, t in timings.items() if t >= REFUSED_WITHIN_S}
+    assert not slow, f"refused too slowly: {slow}"
+    assert poller.failures == []
+    assert len(poller.latencies) > 10
+    assert max(poller.latencies) < HEALTH_WITHIN_S, sorted(poller.latencies)[-5:]
+    assert not any((data_dir / "uploads").iterdir())
+
+
+def test_a_long_legitimate_import_does_not_hold_up_health(
+    server: tuple[str, Path], poller: Poller, tmp_path: Path
+) -> None:
+    ledger = write_ledger_xlsx(tmp_path / "台账.xlsx", [unit_row(i) for i in range(1, 2001)])
+    base, _ = server
+    with httpx.Client(base_url=base, timeout=300) as client:
+        started = time.monotonic()
+        response = client.post(
+            "/api/v1/imports/units",
+            params={"dry_run": "true"},
+            files={"file": (ledger.name, ledger.read_bytes(), "x")},
+        )
+        busy = time.monotonic() - started
+    poller.stop.set()
+    assert response.status_code == 200, response.text
+    assert response.json()["dry_run"] is True and response.json()["rows"] == 2000
+    during = [t for t in poller.latencies if t > 0]
+    assert len(during) > 3, f"the import took {busy:.1f} s: too short to watch"
+    assert max(poller.latencies) < HEALTH_WITHIN_S, (busy, sorted(poller.latencies)[-5:])
