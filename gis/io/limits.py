@@ -40,7 +40,9 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = np.zeros(256, dtype=np.int64)
 _BRACKET_STEP[[ord("["), ord("{")]] = 1
 _BRACKET_STEP[[ord("]"), ord("}")]] = -1
-_KML_PAIR = re.compile(rb"-?\d+(?:\.\d*)?\s*,\s*-?\d")
+_NUMBER = rb"-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?"
+#: One KML coordinate tuple, lon,lat[,alt] (no spaces inside a tuple, per the KML spec).
+_KML_TUPLE = re.compile(_NUMBER + rb"," + _NUMBER + rb"(?:," + _NUMBER + rb")?")
 
 
 def _mib(n: float) -> str:
@@ -221,7 +223,7 @@ def check_xlsx(path: Path, limits: UploadLimits, label: str) -> None:
     with zipfile.ZipFile(path) as archive:
         for member in members:
             name = member.filename
-            if name == "xl/sharedStrings.xml":
+            if re.fullmatch(r"xl/sharedstrings\d*\.xml", name.casefold()):
                 size = member.file_size
                 if size > limits.max_shared_strings_bytes:
                     raise FileTooLarge(
@@ -298,7 +300,7 @@ def check_kml(path: Path, limits: UploadLimits, label: str) -> None:
     for window, start in _windows(_chunks(path)):
         if _DTD.search(window):
             raise _dtd(label, "KML")
-        vertices += _count_new(_KML_PAIR, window, start)
+        vertices += _count_new(_KML_TUPLE, window, start)
         _limit(label, ("坐标点数", "vertices"), vertices, limits.max_vertices, " 个", partial=True)
 
 

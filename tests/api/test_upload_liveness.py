@@ -2,7 +2,8 @@
 
 A real uvicorn server (in a thread, on a free port, on the suite's database) takes the uploads
 while a poller hits /health every 50 ms. The bounds here are about liveness, not speed: a bomb
-refused in under 2 s, no /health answer slower than 1 s (before the fix: minutes).
+refused in under 2 s, no /health answer slower than 1 s (before the fix: minutes); during a
+long import, /health never waits for a large part of it (before: for all of it).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from tests.gis.io.factories import unit_row, write_ledger_xlsx
 
 REFUSED_WITHIN_S = 2.0
 HEALTH_WITHIN_S = 1.0
+#: While a long import parses in a worker thread, /health shares the GIL with it (and here two
+#: cores with other jobs); on the event loop it would wait for the whole import instead.
+HEALTH_DURING_IMPORT_S = 2.5
 
 
 @dataclass
@@ -39,6 +43,14 @@ class Poller:
     latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def finish(self) -> None:
+        """Stop polling and wait for the request in flight: a poll stuck behind a blocked
+        event loop returns only when the loop is free, and its latency must be counted."""
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(60)
 
     def run(self) -> None:
         with httpx.Client(base_url=self.base, timeout=30) as client:
@@ -87,12 +99,11 @@ def server(db_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 @pytest.fixture
 def poller(server: tuple[str, Path]) -> Iterator[Poller]:
     watch = Poller(server[0])
-    thread = threading.Thread(target=watch.run, daemon=True)
-    thread.start()
+    watch.thread = threading.Thread(target=watch.run, daemon=True)
+    watch.thread.start()
     time.sleep(0.3)
     yield watch
-    watch.stop.set()
-    thread.join(30)
+    watch.finish()
 
 
 def test_every_bomb_is_refused_fast_while_health_answers(
@@ -108,8 +119,7 @@ def test_every_bomb_is_refused_fast_while_health_answers(
             timings[bomb] = time.monotonic() - started
             assert response.status_code in (400, 413), (bomb, response.text)
             assert name in response.json()["message"], bomb
-    time.sleep(0.2)
-    poller.stop.set()
+    poller.finish()
     slow = {b: round(t, 2) for b, t in timings.items() if t >= REFUSED_WITHIN_S}
     assert not slow, f"refused too slowly: {slow}"
     assert poller.failures == []
@@ -118,10 +128,16 @@ def test_every_bomb_is_refused_fast_while_health_answers(
     assert not any((data_dir / "uploads").iterdir())
 
 
-def test_a_long_legitimate_import_does_not_hold_up_health(
+def test_a_long_import_does_not_hold_up_health(
     server: tuple[str, Path], poller: Poller, tmp_path: Path
 ) -> None:
-    ledger = write_ledger_xlsx(tmp_path / "台账.xlsx", [unit_row(i) for i in range(1, 2001)])
+    # 5,000 rows read and validated (seconds of openpyxl and checks); every row's credit code
+    # has a wrong check digit, so the work ends in a rejection listing all of them.
+    rows = [unit_row(i) for i in range(1, 5001)]
+    for row in rows:
+        code = row["统一社会信用代码"]
+        row["统一社会信用代码"] = code[:-1] + ("0" if code[-1] != "0" else "1")
+    ledger = write_ledger_xlsx(tmp_path / "台账.xlsx", rows)
     base, _ = server
     with httpx.Client(base_url=base, timeout=300) as client:
         started = time.monotonic()
@@ -131,9 +147,9 @@ def test_a_long_legitimate_import_does_not_hold_up_health(
             files={"file": (ledger.name, ledger.read_bytes(), "x")},
         )
         busy = time.monotonic() - started
-    poller.stop.set()
-    assert response.status_code == 200, response.text
-    assert response.json()["dry_run"] is True and response.json()["rows"] == 2000
-    during = [t for t in poller.latencies if t > 0]
-    assert len(during) > 3, f"the import took {busy:.1f} s: too short to watch"
-    assert max(poller.latencies) < HEALTH_WITHIN_S, (busy, sorted(poller.latencies)[-5:])
+    poller.finish()
+    assert response.status_code == 422, response.text
+    assert len({p["row"] for p in response.json()["problems"]}) == 5000
+    assert len(poller.latencies) > 10, f"the import took {busy:.1f} s: too short to watch"
+    worst = max(poller.latencies)
+    assert worst < min(HEALTH_DURING_IMPORT_S, busy / 2), (busy, sorted(poller.latencies)[-5:])

@@ -159,3 +159,38 @@ def test_cli_unpacking_is_bounded_too(tmp_path: Path) -> None:
     path = _write(tmp_path, BOMBS["zip with many members"]())
     with pytest.raises(FileTooLarge):
         read_source(path)
+
+
+def test_shared_strings_are_bounded_by_their_unpacked_size(tmp_path: Path) -> None:
+    path = write_ledger_xlsx(tmp_path / "台账.xlsx", [unit_row(i) for i in range(1, 51)])
+    strings = "".join(f"<si><t>单位{i}</t></si>" for i in range(500))
+    part = f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{strings}</sst>'
+    with zipfile.ZipFile(path, "a") as archive:  # Excel's layout; openpyxl writes inline
+        archive.writestr("xl/sharedStrings.xml", part)
+        size = archive.getinfo("xl/sharedStrings.xml").file_size
+    limits.check_xlsx(path, UploadLimits(max_shared_strings_bytes=size), path.name)
+    with pytest.raises(FileTooLarge, match="共享字符串"):
+        limits.check_xlsx(path, UploadLimits(max_shared_strings_bytes=size - 1), path.name)
+
+
+def test_kml_dtd_is_refused_and_vertices_counted(tmp_path: Path) -> None:
+    coords = " ".join(f"114.{i:04d},34.05,0" for i in range(300))
+    body = f"<Placemark><LineString><coordinates>{coords}</coordinates></LineString></Placemark>"
+    kml = f'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2">{body}</kml>'
+    path = tmp_path / "roads.kml"
+    path.write_text(kml)
+    limits.check_kml(path, UploadLimits(max_vertices=300), path.name)
+    with pytest.raises(FileTooLarge, match="坐标点数"):
+        limits.check_kml(path, UploadLimits(max_vertices=299), path.name)
+    path.write_text(kml.replace("?>", '?><!DOCTYPE kml [<!ENTITY a "x">]>', 1))
+    with pytest.raises(InvalidInput, match="DTD"):
+        limits.check_kml(path, UploadLimits(), path.name)
+
+
+def test_limits_are_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gis.settings import Settings
+
+    monkeypatch.setenv("GRIDSAFE_UPLOAD__MAX_ROWS", "1234")
+    settings = Settings()
+    assert settings.upload.max_rows == 1234
+    assert settings.upload.max_vertices == UploadLimits().max_vertices
