@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -80,7 +81,11 @@ def main() -> None:
         read_s = time.perf_counter() - started
         assert len(table.rows) == args.units, (fmt, len(table.rows))
         size = path.stat().st_size / (1 << 20)
-        print(f"| {fmt} | {size:.1f} | {check_s:.3f} | {read_s:.2f} | {check_s / read_s:.2%} |")
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # so far, this process
+        print(
+            f"| {fmt} | {size:.1f} | {check_s:.3f} | {read_s:.2f} | {check_s / read_s:.2%} "
+            f"| {rss:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from gis.errors import FileTooLarge, InvalidInput
 from gis.settings import UploadLimits
 
 CHUNK = 1 << 20
+#: Each layer costs one count query; a ledger has one, a town's GIS export a handful.
+MAX_GPKG_LAYERS = 100
 #: Longest token the streamed regular expressions look for (a mergeCell tag, a dimension).
 TOKEN_SPAN = 256
 _EOCD = b"PK\x05\x06"
@@ -316,8 +318,14 @@ def _gpkg_counts(path: Path, label: str) -> tuple[int, int]:
     try:
         with sqlite3.connect(uri, uri=True) as db:
             tables = db.execute(
-                "SELECT table_name, column_name FROM gpkg_geometry_columns"
+                "SELECT table_name, column_name FROM gpkg_geometry_columns LIMIT ?",
+                (MAX_GPKG_LAYERS + 1,),
             ).fetchall()
+            if len(tables) > MAX_GPKG_LAYERS:
+                raise FileTooLarge(
+                    f"文件 {label} 的图层超过 {MAX_GPKG_LAYERS} 个"
+                    f" (more than {MAX_GPKG_LAYERS} layers)"
+                )
             features = vertices = 0
             for table, column in tables:
                 quoted_t = '"' + str(table).replace('"', '""') + '"'

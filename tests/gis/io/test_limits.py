@@ -194,3 +194,19 @@ def test_limits_are_settings_read_from_the_environment(monkeypatch: pytest.Monke
     settings = Settings()
     assert settings.upload.max_rows == 1234
     assert settings.upload.max_vertices == UploadLimits().max_vertices
+
+
+def test_geopackage_layer_count_is_bounded_before_counting_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "layers.gpkg"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE gpkg_geometry_columns (table_name TEXT, column_name TEXT)")
+        # Layers that do not even exist: refused by their number, no query runs on them.
+        db.executemany(
+            "INSERT INTO gpkg_geometry_columns VALUES (?, 'geom')",
+            [(f"t{i}",) for i in range(limits.MAX_GPKG_LAYERS + 1)],
+        )
+    db.close()
+    with pytest.raises(FileTooLarge, match="图层"):
+        limits.check_gpkg(path, UploadLimits(), path.name)
