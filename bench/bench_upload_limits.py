@@ -70,8 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gridsafe-bench-limits-"))
     files = write_files(work, args.units)
-    print("| format | size MB | check s | read s (baseline) | check/read |")
-    print("|---|---|---|---|---|")
+    print("| format | size MB | check s | read s (baseline) | check/read | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
     for fmt, path in files.items():
         started = time.perf_counter()
         prepare_upload(path, UploadLimits())

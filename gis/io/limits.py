@@ -34,6 +34,14 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _CELL = re.compile(rb"<(?:\w+:)?c[\s>/]")
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+#: Without a namespace prefix (what Excel, WPS and openpyxl write): a literal the regex engine
+#: scans for 2.5× faster. Used only when no prefixed tag can be in the window.
+#: A cell reference (r="AB12"): its column letters and its row, for the sheet's extent.
+_REF_COLUMN = re.compile(rb'r="([A-Z]{1,3})\d')
+_REF_ROW = re.compile(rb'r="[A-Z]{0,3}(\d{1,7})"')
+_PLAIN_CELL = re.compile(rb"<c[\s>/]")
+_PLAIN_ROW = re.compile(rb"<row[\s>/]")
+_PREFIXED_TAILS = tuple(tag + bytes([end]) for tag in (b":c", b":row") for end in b" \t\r\n\f\v>/")
 _REF = rb'ref\s*=\s*"([A-Z]{1,3})(\d{1,7})(?::([A-Z]{1,3})(\d{1,7}))?"'
 _MERGE = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?" + _REF)
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?" + _REF)
@@ -173,8 +181,13 @@ def _area(match: re.Match[bytes]) -> int:
 def _check_sheet(
     archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: UploadLimits, label: str
 ) -> tuple[int, int, int]:
-    """Cells, rows and merged area of one worksheet, refusing early when a bound is passed."""
+    """Cells, rows and merged area of one worksheet, refusing early when a bound is passed.
+
+    The extent (last row × last column, over cell references and merged ranges) is bounded as
+    well: openpyxl walks every position of it, so one cell at XFD1048576 costs 1.7e10 cells.
+    """
     cells = rows = merged = 0
+    last_row = last_column = 0
     for window, start in _windows(_stream(archive, member)):
         # The substring tests are fast scans that skip the regex on the million ordinary tags.
         if b"<!" in window and _DTD.search(window):
@@ -190,6 +203,9 @@ def _check_sheet(
                     " 个",
                 )
         for match in _MERGE.finditer(window) if b"mergeCell" in window else ():
+            c1, r1, c2, r2 = match.groups()
+            last_row = max(last_row, int(r1), int(r2 or 0))
+            last_column = max(last_column, _column(c1), _column(c2 or b""))
             if match.end() > start:
                 merged += _area(match)
         _limit(
@@ -200,8 +216,20 @@ def _check_sheet(
             " 个",
             partial=True,
         )
-        cells += _count_new(_CELL, window, start)
-        rows += _count_new(_ROW, window, start)
+        # Maxima need no care for the overlap between windows: seeing a reference twice is fine.
+        last_row = max([last_row, *map(int, set(_REF_ROW.findall(window)))])
+        last_column = max([last_column, *map(_column, set(_REF_COLUMN.findall(window)))])
+        _limit(
+            label,
+            ("工作表范围（末行×末列）", "sheet extent (last row × last column)"),
+            last_row * last_column,
+            limits.max_cells,
+            " 个单元格",
+            partial=True,
+        )
+        prefixed = any(tail in window for tail in _PREFIXED_TAILS)
+        cells += _count_new(_CELL if prefixed else _PLAIN_CELL, window, start)
+        rows += _count_new(_ROW if prefixed else _PLAIN_ROW, window, start)
         _limit(label, ("单元格数", "cells"), cells, limits.max_cells, " 个", partial=True)
         _limit(label, ("行数", "rows"), rows, limits.max_rows, " 行", partial=True)
     return cells, rows, merged

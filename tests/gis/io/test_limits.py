@@ -6,7 +6,9 @@ vertices, and the streamed counters must agree with them exactly at the limit.
 
 from __future__ import annotations
 
+import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -210,3 +212,60 @@ def test_geopackage_layer_count_is_bounded_before_counting_them(tmp_path: Path) 
     db.close()
     with pytest.raises(FileTooLarge, match="图层"):
         limits.check_gpkg(path, UploadLimits(), path.name)
+
+
+def _full_workbook(path: Path, rows: int = 30, columns: int = 8) -> tuple[Path, int]:
+    """A workbook with a value in every cell of its rows × columns (extent = cell count)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r in range(rows):
+        sheet.append([f"v{r}-{c}" for c in range(columns)])
+    book.save(path)
+    return path, rows * columns
+
+
+def test_prefixed_cell_tags_are_counted_too(tmp_path: Path) -> None:
+    # Valid SpreadsheetML may bind the main namespace to a prefix: <x:c …> counts as a cell.
+    path, cells = _full_workbook(tmp_path / "plain.xlsx")
+    prefixed = tmp_path / "prefixed.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(prefixed, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<c ", b"<x:c ").replace(b"</c>", b"</x:c>")
+                data = data.replace(b"<worksheet ", b'<worksheet xmlns:x="urn:x" ')
+            target.writestr(item, data)
+    for workbook in (path, prefixed):
+        limits.check_xlsx(workbook, UploadLimits(max_cells=cells), workbook.name)
+        with pytest.raises(FileTooLarge, match="单元格数"):
+            limits.check_xlsx(workbook, UploadLimits(max_cells=cells - 1), workbook.name)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # One cell far away: openpyxl walks every position up to it.
+        lambda xml: xml.replace(
+            b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+        ),
+        # A merged range of one cell, far away: the fill reaches it the same way.
+        lambda xml: xml.replace(
+            b"</sheetData>", b'</sheetData><mergeCells><mergeCell ref="XFD1048576"/></mergeCells>'
+        ),
+    ],
+    ids=["far cell", "far merged range"],
+)
+def test_a_far_cell_is_refused_by_the_sheet_extent(
+    tmp_path: Path, edit: Callable[[bytes], bytes]
+) -> None:
+    path, _ = _full_workbook(tmp_path / "far.xlsx")
+    far = tmp_path / "far-edited.xlsx"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(far, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<dimension[^>]*/>", b"", edit(data))
+            target.writestr(item, data)
+    with pytest.raises(FileTooLarge, match="工作表范围"):
+        limits.check_xlsx(far, UploadLimits(), far.name)
