@@ -2,8 +2,9 @@
 
 A real uvicorn server (in a thread, on a free port, on the suite's database) takes the uploads
 while a poller hits /health every 50 ms. The bounds here are about liveness, not speed: a bomb
-refused in under 2 s, no /health answer slower than 1 s (before the fix: minutes); during a
-long import, /health never waits for a large part of it (before: for all of it).
+refused in under 2 s, no /health answer slower than 1 s (each plus what the machine needs for
+a trivial request at that moment); before the fix: minutes. During a long import, /health never
+waits for a large part of it (before: for all of it).
 """
 
 from __future__ import annotations
@@ -112,6 +113,13 @@ def test_every_bomb_is_refused_fast_while_health_answers(
     base, data_dir = server
     timings = {}
     with httpx.Client(base_url=base, timeout=120) as client:
+        # What this machine needs right now for a /health and for a trivial refused upload: on
+        # two shared cores the bounds below are exceeded by that much without any bomb.
+        time.sleep(0.7)
+        idle_health = max(poller.latencies)
+        started = time.monotonic()
+        assert client.post("/api/v1/imports/units", files={"file": ("x.exe", b"MZ")}).is_error
+        idle_refusal = time.monotonic() - started
         for bomb, make in BOMBS.items():
             name, data = make()
             started = time.monotonic()
@@ -120,11 +128,12 @@ def test_every_bomb_is_refused_fast_while_health_answers(
             assert response.status_code in (400, 413), (bomb, response.text)
             assert name in response.json()["message"], bomb
     poller.finish()
-    slow = {b: round(t, 2) for b, t in timings.items() if t >= REFUSED_WITHIN_S}
-    assert not slow, f"refused too slowly: {slow}"
+    slow = {b: round(t, 2) for b, t in timings.items() if t >= REFUSED_WITHIN_S + idle_refusal}
+    assert not slow, f"refused too slowly: {slow} (idle refusal {idle_refusal:.2f} s)"
     assert poller.failures == []
     assert len(poller.latencies) > 10
-    assert max(poller.latencies) < HEALTH_WITHIN_S, sorted(poller.latencies)[-5:]
+    worst = max(poller.latencies)
+    assert worst < HEALTH_WITHIN_S + idle_health, (idle_health, sorted(poller.latencies)[-5:])
     assert not any((data_dir / "uploads").iterdir())
 
 
