@@ -31,6 +31,10 @@ from tests.gis.io.factories import unit_row, write_ledger_xlsx
 
 REFUSED_WITHIN_S = 2.0
 HEALTH_WITHIN_S = 1.0
+#: Under a load average of 15 on two cores, Starlette's multipart parsing of the 20 MB GeoJSON
+#: (on the event loop, in 64 KiB slices) once pushed one /health to 1.5 s: assert this floor,
+#: still far from the fix's "before" (polls timing out after 30 s).
+HEALTH_FLOOR_UNDER_LOAD_S = 2.0
 #: While a long import parses in a worker thread, /health shares the GIL with it (and here two
 #: cores with other jobs: seconds at worst under load); on the event loop it would wait for the
 #: whole import instead. So no /health may wait for more than this share of the import.
@@ -134,7 +138,8 @@ def test_every_bomb_is_refused_fast_while_health_answers(
     assert poller.failures == []
     assert len(poller.latencies) > 10
     worst = max(poller.latencies)
-    assert worst < HEALTH_WITHIN_S + idle_health, (idle_health, sorted(poller.latencies)[-5:])
+    bound = max(HEALTH_WITHIN_S + idle_health, HEALTH_FLOOR_UNDER_LOAD_S)
+    assert worst < bound, (idle_health, sorted(poller.latencies)[-5:])
     assert not any((data_dir / "uploads").iterdir())
 
 
