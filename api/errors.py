@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
+    ConfigurationError,
     Conflict,
     DatabaseBusy,
     DatabaseUnavailable,
@@ -46,6 +47,7 @@ STATUS: dict[type[GridsafeError], int] = {
     DatabaseUnavailable: 503,
     DatabaseBusy: 503,
     EmbeddedDatabaseError: 503,
+    ConfigurationError: 500,
 }
 
 #: Seconds a client should wait before retrying, per 503 code.

@@ -81,6 +81,12 @@ class DatabaseBusy(GridsafeError):
     code = "database_busy"
 
 
+class ConfigurationError(GridsafeError):
+    """The deployment is configured unsafely (e.g. a default signing secret); not started."""
+
+    code = "configuration_error"
+
+
 class EmbeddedDatabaseError(GridsafeError):
     """The local PostgreSQL cluster could not be installed, created or started."""
 
