@@ -21,6 +21,7 @@ import asyncio
 import os
 import platform
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -278,7 +279,13 @@ def main() -> int:
         accounts = _create_accounts(url, town, sorted(bounds))
 
         port = _free_port()
-        env = {**os.environ, "GRIDSAFE_DATABASE_URL": url, "GRIDSAFE_MODE": "development"}
+        env = {
+            **os.environ,
+            "GRIDSAFE_DATABASE_URL": url,
+            "GRIDSAFE_MODE": "development",
+            # serve refuses a missing or default signing secret in every mode
+            "GRIDSAFE_SECRET_KEY": secrets.token_hex(32),
+        }
         service = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
             + (["--workers", str(args.workers)] if args.workers != 1 else []),
