@@ -309,7 +309,7 @@ def _hazard_photo(api: Api) -> None:
     with tempfile.TemporaryDirectory() as store:
         previous = api.app.dependency_overrides[settings_dep]
         api.app.dependency_overrides[settings_dep] = lambda: Settings(
-            database_url=SETTINGS.database_url, data_dir=Path(store)
+            database_url=SETTINGS.database_url, data_dir=Path(store), secret_key=TEST_SECRET
         )
         api.doors.mark()
         response = api.admin.post(
