@@ -25,6 +25,7 @@ from api.dependencies import get_admin_scope
 from api.main import create_app
 from gis.access import Role, Scope
 from gis.settings import Settings
+from tests.accounts import TEST_SECRET
 from tests.conftest import DEMO_TOWN
 from tests.gis.io.bombs import BOMBS
 from tests.gis.io.factories import unit_row, write_ledger_xlsx
@@ -78,7 +79,11 @@ class Poller:
 def server(db_engine: Engine, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The service on a free port as the demo town's safety office; its base URL and data dir."""
     data_dir = tmp_path / "data"
-    settings = Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x", data_dir=data_dir)
+    settings = Settings(
+        database_url="postgresql+psycopg://unused@127.0.0.1/x",
+        data_dir=data_dir,
+        secret_key=TEST_SECRET,
+    )
     app = create_app(settings, db_engine)
     # Signing in is not what this test is about; the import route's own rule is replaced.
     scope = Scope(role=Role.TOWN_ADMIN, town_codes=frozenset({DEMO_TOWN}), username="liveness")
