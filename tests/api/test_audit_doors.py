@@ -301,14 +301,12 @@ def _hazard_photo(api: Api) -> None:
 
     from PIL import Image
 
-    from gis.settings import get_settings as settings_dep
-
     hazard_id = _hazard_in(api, "reported")
     picture = io.BytesIO()
     Image.new("RGB", (8, 8), (0, 90, 200)).save(picture, "PNG")
     with tempfile.TemporaryDirectory() as store:
-        previous = api.app.dependency_overrides[settings_dep]
-        api.app.dependency_overrides[settings_dep] = lambda: Settings(
+        previous = api.app.state.settings
+        api.app.state.settings = Settings(
             database_url=SETTINGS.database_url, data_dir=Path(store), secret_key=TEST_SECRET
         )
         api.doors.mark()
@@ -317,7 +315,7 @@ def _hazard_photo(api: Api) -> None:
             files={"file": ("site.png", picture.getvalue())},
             data={"kind": "before"},
         )
-        api.app.dependency_overrides[settings_dep] = previous
+        api.app.state.settings = previous
     assert response.status_code == 201, response.text
     (entry,) = api.doors.expect("photo", "hazards", api.admin_name, key=hazard_id)
     assert entry["after"]["photo"] == response.json()["sha256"]

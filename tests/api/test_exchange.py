@@ -24,6 +24,7 @@ from gis.db.access_models import AuditLog
 from gis.db.models import Unit
 from gis.io.uploads import LOCK_NAME, UNLOCKED_GRACE_S
 from gis.settings import Settings
+from tests.accounts import TEST_SECRET
 from tests.api.conftest import ClientAs
 from tests.gis.io.bombs import MALFORMED, xlsx_with_merged_range
 
@@ -38,7 +39,9 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def api_app(db_engine: Engine, db_conn: Connection, data_dir: Path) -> FastAPI:
     """The suite's app with its data directory (and so its uploads) in this test's tmp dir."""
-    app = create_app(Settings(database_url=UNUSED_URL, data_dir=data_dir), db_engine)
+    app = create_app(
+        Settings(database_url=UNUSED_URL, data_dir=data_dir, secret_key=TEST_SECRET), db_engine
+    )
     app.dependency_overrides[get_conn] = lambda: db_conn
     return app
 
@@ -267,7 +270,9 @@ def test_stale_uploads_are_removed_at_start(db_engine: Engine, data_dir: Path) -
     young = root / "req-young"  # being created right now, lock not yet taken
     young.mkdir()
     try:
-        app = create_app(Settings(database_url=UNUSED_URL, data_dir=data_dir), db_engine)
+        app = create_app(
+            Settings(database_url=UNUSED_URL, data_dir=data_dir, secret_key=TEST_SECRET), db_engine
+        )
         assert crashed.exists()  # nothing happens before the service starts
         with TestClient(app):
             pass
