@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from api.dependencies import ConnDep, ScopeDep, SettingsDep
 from api.security_headers import NonceDep
 from gis.access import Scope, scope_clause
 from gis.db.models import Town, Village
 from gis.errors import NotFound
+from gis.queries.hazard_bins import found_between, hazard_heat
 from gis.queries.layers import fetch_features, layer_filter
+from gis.queries.unit_duties import unit_duties
 from maps.area_map import area_map
 from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
@@ -35,7 +37,15 @@ def _features(conn: Connection, layer: str, scope: Scope, village: str | None) -
     return features
 
 
+#: Past this many towns a title names the county, not every town.
+TITLE_TOWNS = 3
+
+
 def _place_name(conn: Connection, scope: Scope, village: str | None) -> str:
+    """The place a map shows: the village asked for, the one village of a grid chief's scope,
+    the town(s), or the county when the scope spans more towns than a title can list."""
+    if village is None and scope.village_codes is not None and len(scope.village_codes) == 1:
+        (village,) = scope.village_codes
     if village is not None:
         name = conn.execute(
             select(Village.name).where(Village.code == village, scope_clause(Village, scope))
@@ -43,8 +53,31 @@ def _place_name(conn: Connection, scope: Scope, village: str | None) -> str:
         if name is None:
             raise NotFound(f"村（社区）{village} 不存在或无权查看")
         return str(name)
-    names = conn.execute(select(Town.name).where(scope_clause(Town, scope))).scalars().all()
-    return "、".join(names) or "gridsafe"
+    towns = conn.execute(
+        select(Town.name, Town.county_code).where(scope_clause(Town, scope)).order_by(Town.code)
+    ).all()
+    if len(towns) > TITLE_TOWNS:
+        counties = sorted({c for _, c in towns})
+        return f"{'、'.join(counties)}县（区）{len(towns)}个乡镇"
+    return "、".join(name for name, _ in towns) or "gridsafe"
+
+
+def _with_duties(
+    conn: Connection, units: list[dict[str, Any]], scope: Scope
+) -> list[dict[str, Any]]:
+    """Units with their inspector, 五包一 team and next due date for the popups."""
+    duties = unit_duties(conn, [int(u["properties"]["id"]) for u in units], scope, scope.as_of)
+    out = []
+    for unit in units:
+        d = duties[int(unit["properties"]["id"])]
+        props = {
+            **unit["properties"],
+            "inspector": "、".join(d.inspectors),
+            "team": d.team,
+            "next_due": d.next_due.isoformat() if d.next_due else None,
+        }
+        out.append({**unit, "properties": props})
+    return out
 
 
 @router.get("/area", response_class=HTMLResponse, operation_id="getAreaMap")
@@ -59,7 +92,7 @@ def get_area_map(
     """安全生产网格图: grids, roads, gas pipelines, fire stations, units and open hazards."""
     place = _place_name(conn, scope, village)
     key = settings.tianditu_token
-    units = _features(conn, "units", scope, village)
+    units = _with_duties(conn, _features(conn, "units", scope, village), scope)
     hazards = [
         f
         for f in _features(conn, "hazards", scope, village)
@@ -94,15 +127,10 @@ def get_hazard_map(
     """隐患热力图 for a period (by the date each hazard was found)."""
     place = _place_name(conn, scope, village)
     key = settings.tianditu_token
-    hazards = [
-        f
-        for f in _features(conn, "hazards", scope, village)
-        if (start is None or f["properties"]["found_on"] >= start.isoformat())
-        and (end is None or f["properties"]["found_on"] <= end.isoformat())
-    ]
+    where = and_(layer_filter("hazards", scope=scope, village=village), found_between(start, end))
     period = f"（{start or '—'} 至 {end or '—'}）" if start or end else ""
     fmap = hazard_map(
-        hazards,
+        hazard_heat(conn, where),
         _features(conn, "villages", scope, village),
         title=f"{place}隐患热力图{period}",
         basemap=choose(basemap, key),
