@@ -102,10 +102,10 @@ class MonthSlider(MacroElement):  # type: ignore[misc]
         self._name = "MonthSlider"
         self.heat_name = heat.get_name()
         months = sorted(m for m in series if m)
-        self.series = json.dumps(series, separators=(",", ":"))
-        self.months = json.dumps(months)
-        self.note = json.dumps(escape_markup(note))
-        self.all = json.dumps(ALL_MONTHS)
+        self.series = json.dumps(series, separators=(",", ":"), ensure_ascii=False)
+        self.months = json.dumps(months, ensure_ascii=False)
+        self.note = json.dumps(escape_markup(note), ensure_ascii=False)
+        self.all = json.dumps(ALL_MONTHS, ensure_ascii=False)
 
 
 def _series(cells: Sequence[HeatCell], gcj02: bool) -> dict[str, list[list[float]]]:

@@ -41,7 +41,7 @@ CSS = f"""
 .gs-box{{background:#fff;padding:4px 8px;border-radius:4px;box-shadow:0 1px 4px #0004;
  font-size:12px;line-height:18px}}
 .gs-legend{{max-height:40vh;overflow-y:auto}}
-.gs-legend i{{display:inline-block;vertical-align:middle;margin-right:6px}}
+.gs-legend .gs-sw{{display:inline-block;vertical-align:middle;margin-right:6px}}
 .gs-sw-point{{width:10px;height:10px;border-radius:50%;border:1px solid #333}}
 .gs-sw-seat{{width:10px;height:10px;border:2px solid #000;background:#ffd700}}
 .gs-sw-line{{width:18px;height:0;border-top:3px solid}}
@@ -74,14 +74,14 @@ class LegendEntry:
     def html(self) -> str:
         color = esc(self.color)
         if self.symbol == "label":
-            return f'<i class="gs-sw-label">甲</i>{esc(self.label)}'
+            return f'<span class="gs-sw gs-sw-label">甲</span>{esc(self.label)}'
         style = {
             "point": f"background:{color}",
             "line": f"border-color:{color}",
             "dashed": f"border-color:{color}",
             "area": f"border-color:{color};background:{color}33",
         }.get(self.symbol, "")
-        return f'<i class="gs-sw-{self.symbol}" style="{style}"></i>{esc(self.label)}'
+        return f'<span class="gs-sw gs-sw-{self.symbol}" style="{style}"></span>{esc(self.label)}'
 
 
 Label = tuple[float, float, str, str]
@@ -186,12 +186,14 @@ class Orientation(MacroElement):  # type: ignore[misc]
         super().__init__()
         self._name = "Orientation"
         self.control_name = control.get_name()
-        # json.dumps of escaped text: no "<" can reach the script, no quote can end the string.
-        self.legend = json.dumps("<br>".join(e.html() for e in legend)) if legend else ""
-        self.labels = json.dumps([list(label) for label in labels])
-        self.footer = json.dumps(esc(footer))
-        self.village_title = json.dumps(esc(VILLAGE_LABELS))
-        self.road_title = json.dumps(esc(ROAD_LABELS))
+        # json.dumps of escaped text: no quote can end the string, and the legend's own tags
+        # are written "<\/" so no "</script" can appear in the script.
+        legend_html = "<br>".join(e.html() for e in legend)
+        self.legend = json.dumps(legend_html, ensure_ascii=False).replace("</", "<\\/")
+        self.labels = json.dumps([list(label) for label in labels], ensure_ascii=False)
+        self.footer = json.dumps(esc(footer), ensure_ascii=False)
+        self.village_title = json.dumps(esc(VILLAGE_LABELS), ensure_ascii=False)
+        self.road_title = json.dumps(esc(ROAD_LABELS), ensure_ascii=False)
         self.phone = PHONE_MAX_WIDTH
 
 
