@@ -67,7 +67,7 @@ def describe(data: HeatData) -> str:
     )
 
 
-class MonthSlider(MacroElement):  # type: ignore[misc]
+class MonthSlider(MacroElement):
     """A range input choosing the month shown by the heat layer (0 = every month)."""
 
     _template = Template(
@@ -98,7 +98,7 @@ class MonthSlider(MacroElement):  # type: ignore[misc]
     )
 
     def __init__(self, heat: HeatMap, series: dict[str, list[list[float]]], note: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "MonthSlider"
         self.heat_name = heat.get_name()
         months = sorted(m for m in series if m)

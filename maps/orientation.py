@@ -127,7 +127,7 @@ def road_labels(roads: Sequence[Feature]) -> list[Label]:
     return labels
 
 
-class Orientation(MacroElement):  # type: ignore[misc]
+class Orientation(MacroElement):
     """Scale, north arrow, fullscreen, legend, labels and the phone/print behaviour of a map."""
 
     _template = Template(
@@ -161,7 +161,10 @@ class Orientation(MacroElement):  # type: ignore[misc]
   var groups = {};
   {{ this.labels }}.forEach(function (l) {
     var key = l[3] === "gs-road" ? {{ this.road_title }} : {{ this.village_title }};
-    if (!groups[key]) { groups[key] = L.layerGroup().addTo(map); layers.addOverlay(groups[key], key); }
+    if (!groups[key]) {
+      groups[key] = L.layerGroup().addTo(map);
+      layers.addOverlay(groups[key], key);
+    }
     L.marker([l[0], l[1]], {
       interactive: false, keyboard: false,
       icon: L.divIcon({className: "gs-label " + l[3], html: l[2], iconSize: null})
@@ -183,7 +186,7 @@ class Orientation(MacroElement):  # type: ignore[misc]
         labels: Sequence[Label],
         footer: str,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Orientation"
         self.control_name = control.get_name()
         # json.dumps of escaped text: no quote can end the string, and the legend's own tags

@@ -9,10 +9,12 @@ in its cell's sum).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import ColumnElement, Connection, and_, case, cast, func, literal, select, true
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, cast, func, literal, select, true
 from sqlalchemy.types import Float
 
 from gis.crs import METRIC_SRID, STORAGE_SRID
@@ -50,12 +52,8 @@ class HeatData:
 
 
 def _weight() -> ColumnElement[float]:
-    level = case(
-        *((Hazard.level == k, v) for k, v in LEVEL_WEIGHTS.items()), else_=1.0
-    )
-    status = case(
-        *((Hazard.status == k, v) for k, v in STATUS_WEIGHTS.items()), else_=1.0
-    )
+    level = case(*((Hazard.level == k, v) for k, v in LEVEL_WEIGHTS.items()), else_=1.0)
+    status = case(*((Hazard.status == k, v) for k, v in STATUS_WEIGHTS.items()), else_=1.0)
     return cast(level, Float) * cast(status, Float)
 
 
@@ -110,10 +108,9 @@ def hazard_heat(
     return HeatData(_cells(rows), total, cell_m)
 
 
-def _cells(rows: list[tuple[object, ...]]) -> list[HeatCell]:
+def _cells(rows: Sequence[Row[Any, Any, Any, Any, Any]]) -> list[HeatCell]:
     return [
-        HeatCell(str(m), float(lat), float(lon), float(w), int(n))  # type: ignore[arg-type]
-        for m, lat, lon, w, n in rows
+        HeatCell(str(m), float(lat), float(lon), float(w), int(n)) for m, lat, lon, w, n in rows
     ]
 
 

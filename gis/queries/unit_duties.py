@@ -59,6 +59,8 @@ def unit_duties(
         .order_by(Responsibility.unit_id, Responsibility.role, Staff.name)
     ).all()
     for unit_id, role, name in held:
+        if unit_id is None:  # excluded by the WHERE clause; the column is nullable
+            continue
         role = ResponsibilityRole(role)
         if role is ResponsibilityRole.UNIT_INSPECTOR:
             duties[unit_id].inspectors.append(name)

@@ -132,9 +132,10 @@ def test_amap_overlays_are_shifted_to_gcj02(client: TestClient, db_conn: Connect
     glon, glat = (float(v[0]) for v in wgs_to_gcj(np.array([lon]), np.array([lat])))
     markers = [
         (float(a), float(b))
-        for a, b in re.findall(r"L\.circleMarker\(\s*\[([\d.]+), ([\d.]+)\]", client.get(
-            "/maps/area", params={"basemap": "amap"}
-        ).text)
+        for a, b in re.findall(
+            r"L\.circleMarker\(\s*\[([\d.]+), ([\d.]+)\]",
+            client.get("/maps/area", params={"basemap": "amap"}).text,
+        )
     ]
     assert any(abs(a - glat) < 1e-9 and abs(b - glon) < 1e-9 for a, b in markers)
     assert not any(abs(a - lat) < 1e-7 and abs(b - lon) < 1e-7 for a, b in markers)
