@@ -57,8 +57,10 @@ def grow(engine: Engine, size: int) -> None:
         have = conn.execute(text("SELECT count(*) FROM hazards")).scalar_one()
         if have > size:  # the demo town alone holds more than the smallest size
             conn.execute(
-                text("DELETE FROM hazards WHERE id IN (SELECT id FROM hazards ORDER BY id DESC"
-                     " LIMIT :n)"),
+                text(
+                    "DELETE FROM hazards WHERE id IN (SELECT id FROM hazards ORDER BY id DESC"
+                    " LIMIT :n)"
+                ),
                 {"n": have - size},
             )
         if have >= size:
@@ -142,7 +144,10 @@ def main() -> None:
                 ours_s, (page, cells, ours_parts) = timed(lambda: ours(engine), args.repeat)
                 base_s, base_page = timed(lambda: folium_baseline(engine), args.repeat)
                 bins_gz = len(gzip.compress(cells.encode()))
-                for name, html, build in (("gridsafe", page, ours_s), ("folium", base_page, base_s)):
+                for name, html, build in (
+                    ("gridsafe", page, ours_s),
+                    ("folium", base_page, base_s),
+                ):
                     path = work / f"{name}-{size}.html"
                     path.write_text(html)
                     raw = len(html.encode())

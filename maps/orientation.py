@@ -10,6 +10,7 @@ can neither end the script nor become markup when Leaflet writes it with ``inner
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,8 +157,9 @@ class Orientation(MacroElement):
       document.documentElement.requestFullscreen();
     }
   });
-  {% if this.legend %}box("bottomright", "gs-legend", {{ this.legend }});{% endif %}
+  // Leaflet stacks bottom controls upwards: the footer first keeps it on the bottom line.
   box("bottomright", "gs-footer", {{ this.footer }});
+  {% if this.legend %}box("bottomright", "gs-legend", {{ this.legend }});{% endif %}
   var groups = {};
   {{ this.labels }}.forEach(function (l) {
     var key = l[3] === "gs-road" ? {{ this.road_title }} : {{ this.village_title }};
@@ -206,7 +208,7 @@ def finish(
     legend: Sequence[LegendEntry],
     villages: Sequence[Feature] = (),
     roads: Sequence[Feature] = (),
-    footer: str = FOOTER,
+    footer: str | None = None,
 ) -> folium.Map:
     """Add the layer control and everything that orients a reader; returns ``fmap``.
 
@@ -217,5 +219,7 @@ def finish(
     control.add_to(fmap)
     labels = village_labels(villages) + town_seat(villages) + road_labels(roads)
     cast(Figure, fmap.get_root()).header.add_child(folium.Element(CSS), name="gs_css")
+    if footer is None:
+        footer = f"{FOOTER} · 数据来源：gridsafe 网格安监 · 制图日期：{dt.date.today().isoformat()}"
     Orientation(control, legend, labels, footer).add_to(fmap)
     return fmap

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
+
+import folium
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, and_, select
 
 from api.dependencies import ConnDep, ScopeDep, SettingsDep
@@ -14,12 +17,14 @@ from api.security_headers import NonceDep
 from gis.access import Scope, scope_clause
 from gis.db.models import Town, Village
 from gis.errors import NotFound
+from gis.settings import Settings
 from gis.queries.hazard_bins import found_between, hazard_heat
 from gis.queries.layers import fetch_features, layer_filter
 from gis.queries.unit_duties import unit_duties
 from maps.area_map import area_map
 from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
+from maps.export import ExportFormat, Orientation, Paper, Sheet, export_page
 from maps.hazard_map import hazard_map
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -80,16 +85,9 @@ def _with_duties(
     return out
 
 
-@router.get("/area", response_class=HTMLResponse, operation_id="getAreaMap")
-def get_area_map(
-    conn: ConnDep,
-    scope: ScopeDep,
-    settings: SettingsDep,
-    nonce: NonceDep,
-    village: VillageParam = None,
-    basemap: BasemapParam = None,
-) -> HTMLResponse:
-    """安全生产网格图: grids, roads, gas pipelines, fire stations, units and open hazards."""
+def _area_map(
+    conn: Connection, scope: Scope, settings: Settings, village: str | None, basemap: Basemap | None
+) -> folium.Map:
     place = _place_name(conn, scope, village)
     key = settings.tianditu_token
     units = _with_duties(conn, _features(conn, "units", scope, village), scope)
@@ -107,10 +105,61 @@ def get_area_map(
         "key-units": [f for f in units if f["properties"]["fire_key_level"] != "none"],
         "hazards": hazards,
     }
-    fmap = area_map(
+    return area_map(
         layers, title=f"{place}安全生产网格图", basemap=choose(basemap, key), tianditu_key=key
     )
+
+
+@router.get("/area", response_class=HTMLResponse, operation_id="getAreaMap")
+def get_area_map(
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    nonce: NonceDep,
+    village: VillageParam = None,
+    basemap: BasemapParam = None,
+) -> HTMLResponse:
+    """安全生产网格图: grids, roads, gas pipelines, fire stations, units and open hazards."""
+    fmap = _area_map(conn, scope, settings, village, basemap)
     return HTMLResponse(render_map(fmap, nonce=nonce))
+
+
+FormatParam = Annotated[ExportFormat, Query(alias="format", description="pdf or png")]
+PaperParam = Annotated[Paper, Query(description="A4 or A3")]
+OrientationParam = Annotated[Orientation, Query(description="landscape or portrait")]
+
+
+def _exported(
+    fmap: folium.Map, fmt: ExportFormat, paper: Paper, orientation: Orientation, name: str
+) -> Response:
+    content = export_page(render_map(fmap), Sheet(paper, orientation), fmt)
+    filename = quote(f"{name}-{paper}-{orientation}.{fmt}")
+    return Response(
+        content,
+        media_type=fmt.media_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
+
+
+@router.get(
+    "/area/export",
+    response_class=Response,
+    operation_id="exportAreaMap",
+    responses={200: {"content": {"application/pdf": {}, "image/png": {}}}},
+)
+def export_area_map(
+    conn: ConnDep,
+    scope: ScopeDep,
+    settings: SettingsDep,
+    fmt: FormatParam = ExportFormat.PDF,
+    paper: PaperParam = Paper.A4,
+    orientation: OrientationParam = Orientation.LANDSCAPE,
+    village: VillageParam = None,
+    basemap: BasemapParam = None,
+) -> Response:
+    """The area map on one sheet of A4/A3 for a meeting, as PDF or PNG (rendered by Chromium)."""
+    fmap = _area_map(conn, scope, settings, village, basemap)
+    return _exported(fmap, fmt, paper, orientation, "安全生产网格图")
 
 
 @router.get("/hazards", response_class=HTMLResponse, operation_id="getHazardHeatMap")

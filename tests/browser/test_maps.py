@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
 from gis.access import Role
 from tests.browser.conftest import DESK, PHONE, LiveService, Visit
 
 VisitFn = Callable[..., Visit]
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 #: Leaflet's own count of what the page draws: circle markers and label markers.
 COUNT_JS = """() => {
@@ -102,3 +109,51 @@ def test_heat_map_month_slider_redraws(visit: VisitFn, live_service: LiveService
     assert seen.page.evaluate(COUNT_JS)["heat"] == first
     assert f"共 {total} 处隐患" in seen.page.locator(".gs-months").inner_text()
     assert seen.foreign_requests() == [] and seen.errors == []
+
+
+@pytest.mark.parametrize(
+    ("paper", "orientation", "size_pt"),
+    [("A4", "landscape", (842, 595)), ("A3", "portrait", (842, 1191))],
+)
+def test_area_map_exports_one_printed_page(
+    visit: VisitFn,
+    live_service: LiveService,
+    tmp_path: Path,
+    paper: str,
+    orientation: str,
+    size_pt: tuple[int, int],
+) -> None:
+    seen = visit(Role.TOWN_ADMIN)
+    response = seen.page.request.get(
+        f"{live_service.base_url}/maps/area/export",
+        params={"format": "pdf", "paper": paper, "orientation": orientation},
+    )
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "map.pdf"
+    pdf.write_bytes(response.body())
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"Pages:\s+1\n", info), info
+    w, h = (float(v) for v in re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info).groups())
+    assert abs(w - size_pt[0]) < 2 and abs(h - size_pt[1]) < 2, info
+    words = subprocess.run(["pdftotext", pdf, "-"], capture_output=True, text=True).stdout
+    assert "安全生产网格图" in words and "制图日期" in words and "北" in words
+    subprocess.run(["pdftoppm", "-png", "-r", "30", "-singlefile", pdf, tmp_path / "p"], check=True)
+    image = Image.open(tmp_path / "p.png").convert("L")
+    histogram = image.histogram()
+    assert max(histogram) < 0.97 * sum(histogram), "the page is blank"
+    assert seen.foreign_requests() == []
+    if os.environ.get("GRIDSAFE_WRITE_DOCS") and paper == "A4":
+        # The README's picture of a meeting page, made by this test: GRIDSAFE_WRITE_DOCS=1.
+        out = DOCS / "map-export-a4.png"
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-singlefile", pdf, out.with_suffix("")])
+
+
+def test_area_map_exports_png(visit: VisitFn, live_service: LiveService) -> None:
+    seen = visit(Role.TOWN_ADMIN)
+    response = seen.page.request.get(
+        f"{live_service.base_url}/maps/area/export",
+        params={"format": "png", "paper": "A4", "orientation": "portrait"},
+    )
+    assert response.status == 200 and response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.body()))
+    assert image.size == (2 * 794, 2 * 1123)  # A4 portrait at 96 CSS px/inch, 2x pixels
