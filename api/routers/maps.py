@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import folium
-
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, and_, select
@@ -17,10 +16,10 @@ from api.security_headers import NonceDep
 from gis.access import Scope, scope_clause
 from gis.db.models import Town, Village
 from gis.errors import NotFound
-from gis.settings import Settings
 from gis.queries.hazard_bins import found_between, hazard_heat
 from gis.queries.layers import fetch_features, layer_filter
 from gis.queries.unit_duties import unit_duties
+from gis.settings import Settings
 from maps.area_map import area_map
 from maps.assets import render as render_map
 from maps.basemaps import Basemap, choose
