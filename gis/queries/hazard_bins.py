@@ -83,7 +83,8 @@ def hazard_heat(
             .where(*located)
             .order_by(Hazard.id)
         ).all()
-        return HeatData(_cells(rows), total, None)
+        cells = _cells(rows)
+        return HeatData(cells, len(cells), None)
     metric = gf.ST_Transform(Hazard.geom, METRIC_SRID)
     ix = func.floor(gf.ST_X(metric) / cell_m).label("ix")
     iy = func.floor(gf.ST_Y(metric) / cell_m).label("iy")
@@ -105,7 +106,9 @@ def hazard_heat(
             binned.c.month, binned.c.ix, binned.c.iy
         )
     ).all()
-    return HeatData(_cells(rows), total, cell_m)
+    cells = _cells(rows)
+    # The note states what the cells hold, even if hazards changed after the first count.
+    return HeatData(cells, sum(c.count for c in cells), cell_m)
 
 
 def _cells(rows: Sequence[Row[Any, Any, Any, Any, Any]]) -> list[HeatCell]:
