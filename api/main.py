@@ -16,6 +16,7 @@ from api.routers import (
     accounts,
     audit,
     auth,
+    due,
     exchange,
     gaps,
     health,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(assignment_routes.router)
     app.include_router(gaps.router)
     app.include_router(inspection_routes.router)
+    app.include_router(due.router)
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(audit.router)

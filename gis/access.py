@@ -74,13 +74,24 @@ class Scope:
         return self.village_codes is None or code in self.village_codes
 
 
+def held_on(on: dt.date) -> ColumnElement[bool]:
+    """Responsibility records in force on ``on``: the one "held on a date" predicate.
+
+    ``valid_from`` is inclusive and ``valid_to`` exclusive (null while current), so a record
+    closed on D and its successor opened on D never both hold on D.
+    """
+    return and_(
+        Responsibility.valid_from <= on,
+        or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > on),
+    )
+
+
 def _responsible_units(scope: Scope) -> Any:
     """Unit ids the scope's staff member is currently responsible for (inspector role)."""
     return select(Responsibility.unit_id).where(
         Responsibility.staff_id == scope.staff_id,
         Responsibility.unit_id.is_not(None),
-        Responsibility.valid_from <= scope.as_of,
-        or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > scope.as_of),
+        held_on(scope.as_of),
     )
 
 
@@ -89,8 +100,7 @@ def _inspector_villages(scope: Scope) -> Any:
     grids = select(Responsibility.village_code).where(
         Responsibility.staff_id == scope.staff_id,
         Responsibility.village_code.is_not(None),
-        Responsibility.valid_from <= scope.as_of,
-        or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > scope.as_of),
+        held_on(scope.as_of),
     )
     return units.union(grids)
 

@@ -81,6 +81,14 @@ class OperatingStatus(LabelledEnum):
     SEASONAL = "seasonal", "季节性"
 
 
+#: The statuses of a unit that trades (在营, 季节性): the one set every module uses to tell an
+#: operating unit from a suspended or closed one. Suspended and closed units are NOT free of
+#: inspection: seed 000 四(四) asks for more patrols of them (see inspection_frequency.csv).
+OPERATING_STATUSES: frozenset[str] = frozenset(
+    {OperatingStatus.OPERATING.value, OperatingStatus.SEASONAL.value}
+)
+
+
 class StaffRole(LabelledEnum):
     """What a person can be assigned as; drives eligibility for grid and 五包一 slots."""
 

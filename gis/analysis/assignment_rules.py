@@ -35,7 +35,7 @@ from enum import IntEnum
 import numpy as np
 import pandas as pd
 
-from gis.domain import FireKeyLevel, OperatingStatus, ResponsibilityRole, StaffRole
+from gis.domain import OPERATING_STATUSES, FireKeyLevel, ResponsibilityRole, StaffRole
 
 R = ResponsibilityRole
 S = StaffRole
@@ -48,9 +48,6 @@ class Pool(IntEnum):
     UNITS = 0
     TEAMS = 1
 
-
-#: Unit statuses that need a responsible inspector (and a team when key): 在营 and 季节性.
-ACTIVE_STATUSES = frozenset({OperatingStatus.OPERATING.value, OperatingStatus.SEASONAL.value})
 
 _SUPERVISORS = frozenset({S.INSPECTOR, S.OFFICE_HEAD, S.TOWN_CADRE, S.POLICE, S.FIREFIGHTER})
 _TOWN_CADRES = frozenset({S.LEADER, S.TOWN_CADRE, S.OFFICE_HEAD})
@@ -143,7 +140,7 @@ SLOT_COLUMNS = (
 
 def needs_inspector(units: pd.DataFrame) -> pd.Series:
     """Units that must have a responsible inspector: operating or seasonal."""
-    return units["status"].astype(str).isin(ACTIVE_STATUSES)
+    return units["status"].astype(str).isin(OPERATING_STATUSES)
 
 
 def needs_team(units: pd.DataFrame) -> pd.Series:

@@ -28,7 +28,7 @@ from gis.analysis.assignment_rules import (
     seat_holders,
 )
 from gis.analysis.covering import CoveringSolution, greedy_cover, max_cover
-from gis.analysis.inspection_frequency import OBLIGED_STATUSES, inspection_status
+from gis.analysis.inspection_frequency import inspection_status
 from gis.analysis.road_graph import (
     TIME_EPS_S,
     RoadGraph,
@@ -38,6 +38,7 @@ from gis.analysis.road_graph import (
 )
 from gis.crs import METRIC_SRID, STORAGE_SRID
 from gis.domain import (
+    OPERATING_STATUSES,
     FireKeyLevel,
     FireStationKind,
     GasUse,
@@ -808,7 +809,7 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
     # Staffing: grids, unit inspectors, 五包一 teams, capacity.
     current = people.records
     roles = current["role"].astype(str)
-    supervised = units["status"].isin(OBLIGED_STATUSES).to_numpy()
+    supervised = units["status"].isin(OPERATING_STATUSES).to_numpy()
     key = (
         supervised
         & (units["fire_key_level"].fillna(FireKeyLevel.NONE) != FireKeyLevel.NONE).to_numpy()
@@ -963,7 +964,7 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
     status = inspection_status(units, inputs.last_inspected, inputs.frequency_rules, params.as_of)
     overdue_ids = status.loc[
         status["overdue"],
-        ["unit_id", "rule", "interval_months", "last_inspected_on", "days_overdue"],
+        ["unit_id", "rule", "interval_months", "clause", "last_inspected_on", "days_overdue"],
     ]
     overdue_by_id = overdue_ids.set_index("unit_id")
     overdue_mask = units["id"].isin(overdue_by_id.index).to_numpy()
@@ -974,13 +975,18 @@ def coverage_report(inputs: CoverageInputs, params: CoverageParams | None = None
             units,
             overdue_mask,
             [
-                f"从未检查（每{m}个月一次）"
-                if last is None or pd.isna(last)
-                else f"上次检查 {last}，逾期 {int(days)} 天（每{m}个月一次）"
-                for m, last, days in zip(
+                (
+                    f"从未检查（每{m}个月一次）"
+                    if last is None or pd.isna(last)
+                    else f"上次检查 {last}，逾期 {int(days)} 天（每{m}个月一次）"
+                )
+                # The clause the rule implements reaches the reader of the gap.
+                + (f"；依据 {clause}" if isinstance(clause, str) and clause else "")
+                for m, last, days, clause in zip(
                     facts["interval_months"],
                     facts["last_inspected_on"],
                     facts["days_overdue"],
+                    facts["clause"],
                     strict=True,
                 )
             ],
@@ -1245,7 +1251,7 @@ def suggest_micro_station_sites(
     stations = stations[stations["kind"].isin(COVER_STATION_KINDS)]
     key = (
         (units_m["fire_key_level"].fillna(FireKeyLevel.NONE) != FireKeyLevel.NONE)
-        & units_m["status"].isin(OBLIGED_STATUSES)
+        & units_m["status"].isin(OPERATING_STATUSES)
     ).to_numpy()
     key_units = units_m[key]
     times = fire_response_times(

@@ -16,10 +16,10 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from gis.access import Scope, scope_clause
+from gis.access import Scope, held_on, scope_clause
 from gis.analysis.coverage import CoverageInputs
 from gis.crs import STORAGE_SRID
 from gis.db.models import (
@@ -133,8 +133,7 @@ def load_coverage_inputs(
             Responsibility.unit_id,
         ).where(
             _town_filter(Responsibility, towns),
-            Responsibility.valid_from <= as_of,
-            or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > as_of),
+            held_on(as_of),
         ),
         geometry=False,
     )
@@ -154,7 +153,9 @@ def load_coverage_inputs(
         select(
             InspectionFrequencyRule.rule,
             InspectionFrequencyRule.priority,
+            InspectionFrequencyRule.applies_to,
             InspectionFrequencyRule.interval_months,
+            InspectionFrequencyRule.clause,
         ),
         geometry=False,
     )

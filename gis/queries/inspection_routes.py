@@ -7,9 +7,9 @@ from typing import Any
 
 import geopandas as gpd
 from geoalchemy2 import functions as gf
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, select, true
 
-from gis.access import Role, Scope, scope_clause
+from gis.access import Role, Scope, held_on, scope_clause
 from gis.crs import METRIC_SRID, STORAGE_SRID
 from gis.db.models import Inspection, InspectionRoute, Responsibility, Road, Staff, Town, Unit
 
@@ -69,8 +69,7 @@ def responsible_unit_ids(town: str, staff_ids: list[int], day: dt.date) -> Selec
             Responsibility.town_code == town,
             Responsibility.staff_id.in_(staff_ids),
             Responsibility.unit_id.is_not(None),
-            Responsibility.valid_from <= day,
-            or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > day),
+            held_on(day),
         )
         .distinct()
     )

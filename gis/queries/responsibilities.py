@@ -11,10 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Select,
-    and_,
     insert,
     or_,
     select,
@@ -22,16 +20,8 @@ from sqlalchemy import (
     update,
 )
 
-from gis.access import Scope, scope_clause
+from gis.access import Scope, held_on, scope_clause
 from gis.db.models import Responsibility, Staff, Unit, Village
-
-
-def held_on(on: dt.date) -> ColumnElement[bool]:
-    """Records in force on ``on``."""
-    return and_(
-        Responsibility.valid_from <= on,
-        or_(Responsibility.valid_to.is_(None), Responsibility.valid_to > on),
-    )
 
 
 def responsibilities_on(

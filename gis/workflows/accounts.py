@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from gis.access import Role, Scope, scope_clause
+from gis.access import Role, Scope, held_on, scope_clause
 from gis.audit import Actor, record
 from gis.auth import TokenClaims, hash_password, issue_token
 from gis.db.access_models import Account, RevokedToken
@@ -458,8 +458,7 @@ def _demo_specs(conn: Connection, town_code: str) -> list[NewAccount]:
         .where(
             Responsibility.town_code == town_code,
             Responsibility.unit_id.is_not(None),
-            Responsibility.valid_from <= today,
-            (Responsibility.valid_to.is_(None)) | (Responsibility.valid_to > today),
+            held_on(today),
         )
         .group_by(Responsibility.staff_id)
         .order_by(func.count().desc(), Responsibility.staff_id)

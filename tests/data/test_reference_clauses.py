@@ -18,7 +18,8 @@ from data import REFERENCE_DIR
 PLANS = REFERENCE_DIR / "plans"
 NUMERALS = "一二三四五六七八九十"
 CITATION = re.compile(
-    r"^(?P<plan>\S+) (?P<chapter>[一二三四五六七八九十]+)(?:\((?P<sub>[一二三四五六七八九十]+)\))?(?P<item>\d+)?(?: (?P<words>.+))?$"
+    r"^(?P<plan>\S+) (?P<chapter>[一二三四五六七八九十]+)"
+    r"(?:\((?P<sub>[一二三四五六七八九十]+)\))?(?P<item>\d+)?(?: (?P<words>.+))?$"
 )
 MARKER = re.compile(
     r"(?P<chapter>[一二三四五六七八九十]{1,2})、"

@@ -22,7 +22,7 @@ from gis.analysis.coverage import (
     suggest_micro_station_sites,
 )
 from gis.analysis.covering import greedy_cover, max_cover
-from gis.analysis.inspection_frequency import add_months, inspection_status
+from gis.analysis.inspection_frequency import add_months, applicable_rules, inspection_status
 from gis.analysis.road_graph import road_graph, travel_times
 
 X0, Y0 = 500_000.0, 3_770_000.0
@@ -31,9 +31,23 @@ AS_OF = dt.date(2024, 12, 31)
 
 RULES = pd.DataFrame(
     {
-        "rule": ["high_risk_industry", "red_orange_risk", "fire_key_unit", "default"],
-        "priority": [1, 2, 3, 9],
-        "interval_months": [1, 1, 3, 3],
+        "rule": [
+            "closed_or_suspended",
+            "high_risk_industry",
+            "red_orange_risk",
+            "fire_key_unit",
+            "default",
+        ],
+        "priority": [0, 1, 2, 3, 9],
+        "applies_to": [
+            "status in (suspended, closed)",
+            "high_risk == true",
+            "risk_color in (red, orange)",
+            "fire_key_level != none",
+            "*",
+        ],
+        "interval_months": [1, 1, 1, 3, 3],
+        "clause": ["四(四)", "三(四)7", "四(四)", "三(八)16", "三(四)7"],
     }
 )
 
@@ -81,8 +95,9 @@ def town() -> CoverageInputs:
             unit(7, 1200, 603, village="V2", industry_code="E47"),  # 3 m from the main: corridor
             unit(8, 300, 800, industry_code="P83"),  # school 100 m from the high-pressure line
             unit(9, 4500, 500, village=None, fire_key_level="county"),  # beyond fire cover
-            unit(10, 600, 400, status="closed"),  # closed: no gaps at all
-            unit(11, 700, 400, status="suspended"),  # suspended: no obligations either
+            # Closed and suspended: no staffing gaps, but patrolled monthly (seed 000 四(四)).
+            unit(10, 600, 400, status="closed"),
+            unit(11, 700, 400, status="suspended"),
         ],
         crs=CRS,
     )
@@ -189,8 +204,9 @@ EXPECTED = {
     GapType.UNIT_WITHOUT_INSPECTOR: {5},
     GapType.TEAM_INCOMPLETE: {5, 9},
     # never inspected: none; monthly (high risk/red/orange): none; quarterly: unit 4 (2024-09-01
-    # + 3 months = 2024-12-01 < 2024-12-31)
-    GapType.INSPECTION_OVERDUE: {4},
+    # + 3 months = 2024-12-01 < 2024-12-31); closed 10 and suspended 11: never patrolled under
+    # their monthly rule
+    GapType.INSPECTION_OVERDUE: {4, 10, 11},
     GapType.BEYOND_FIRE_COVER: {9},
     GapType.GAS_BOTTLED_NEAR_MAIN: {6},
     GapType.GAS_IN_PROTECTION_CORRIDOR: {7},
@@ -238,8 +254,10 @@ def test_gap_rows_carry_reason_people_and_geometry(report) -> None:  # type: ign
     x, y = shapely.get_coordinates(unit1.geometry)[0]
     assert 113.9 < x < 114.1 and 34.0 < y < 34.1
     assert not g.geometry.isna().any()
-    # The closed unit appears in no gap.
-    assert 10 not in set(g["unit_id"].dropna().astype(int))
+    # The closed unit appears only as due for a patrol, and the gap names the clause asking for it.
+    closed = g[g["unit_id"] == 10]
+    assert closed["gap_type"].tolist() == ["inspection_overdue"]
+    assert "依据 四(四)" in closed["detail"].iloc[0]
 
 
 def test_boundary_point_names_both_villages(report) -> None:  # type: ignore[no-untyped-def]
@@ -353,15 +371,42 @@ def test_overdue_rules_come_from_the_table() -> None:
     )
     last = pd.Series({1: dt.date(2024, 11, 15), 2: dt.date(2024, 12, 10), 4: dt.date(2024, 10, 1)})
     st = inspection_status(units, last, RULES, dt.date(2024, 12, 31)).set_index("unit_id")
-    assert 3 not in st.index  # suspended units are not obliged
+    # The suspended unit is under the stricter rule, not dropped.
+    assert st.loc[3, "rule"] == "closed_or_suspended" and st.loc[3, "overdue"]
     assert st.loc[1, "overdue"] and st.loc[1, "days_overdue"] == 16
+    assert st.loc[1, "clause"] == "三(四)7"
     assert not st.loc[2, "overdue"]
     assert not st.loc[4, "overdue"]  # due 2025-01-01
-    slower = RULES.assign(interval_months=[2, 2, 3, 3])
+    slower = RULES.assign(interval_months=[2, 2, 2, 3, 3])
     st2 = inspection_status(units, last, slower, dt.date(2024, 12, 31)).set_index("unit_id")
     assert not st2.loc[1, "overdue"]
-    with pytest.raises(ValueError, match="no meaning"):
-        inspection_status(units, last, pd.concat([RULES, RULES.assign(rule="x")]), AS_OF)
+    with pytest.raises(ValueError, match="unknown column"):
+        inspection_status(units, last, RULES.assign(applies_to="colour == red"), AS_OF)
+    with pytest.raises(ValueError, match="'\\*' rule"):
+        inspection_status(units, last, RULES.iloc[:-1], AS_OF)
+
+
+def test_applies_to_is_read_from_the_table() -> None:
+    """Changing an expression in the table changes who the rule covers; no code restates it."""
+    units = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "status": ["operating", "seasonal", "closed"],
+            "high_risk": [False, True, False],
+            "risk_color": ["red", "blue", "yellow"],
+            "fire_key_level": ["none", "town", "none"],
+        }
+    )
+    got = applicable_rules(units, RULES)["rule"].tolist()
+    assert got == ["red_orange_risk", "high_risk_industry", "closed_or_suspended"]
+    rules = RULES.copy()
+    rules.loc[rules["rule"] == "red_orange_risk", "applies_to"] = "risk_color in (yellow)"
+    rules.loc[rules["rule"] == "high_risk_industry", "applies_to"] = (
+        "high_risk == true and status not in (seasonal)"
+    )
+    rules.loc[rules["rule"] == "closed_or_suspended", "applies_to"] = "status == suspended"
+    got = applicable_rules(units, rules)["rule"].tolist()
+    assert got == ["default", "fire_key_unit", "red_orange_risk"]
 
 
 def test_add_months_clips_to_month_end() -> None:
