@@ -1,4 +1,4 @@
-"""Due lists on a hand-worked ledger: which units are due, overdue or never inspected in a period."""
+"""Due lists on a hand-worked ledger: units due, overdue or never inspected in a period."""
 
 from __future__ import annotations
 
