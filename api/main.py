@@ -16,6 +16,7 @@ from api.routers import (
     accounts,
     audit,
     auth,
+    draws,
     due,
     exchange,
     gaps,
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(gaps.router)
     app.include_router(inspection_routes.router)
     app.include_router(due.router)
+    app.include_router(draws.router)
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(audit.router)

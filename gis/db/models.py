@@ -489,3 +489,55 @@ def column_names(model: type[Base]) -> list[str]:
 
 def as_dict(row: Base) -> dict[str, Any]:
     return {c: getattr(row, c) for c in column_names(type(row))}
+
+
+class Draw(Base):
+    """A 双随机 draw as drawn: seed, candidate pools and their SHA-256, parameters, algorithm
+    version and result, so it can be re-run and checked. Never re-rolled in place: a new draw
+    names the one it replaces (``replaces_id``, ``replace_reason``) and the old one is marked
+    ``superseded_by`` once, by an atomic conditional update."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    town_code: Mapped[str] = mapped_column(ForeignKey("towns.code"), index=True)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    author: Mapped[str | None] = mapped_column(String(100))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    seed: Mapped[str] = mapped_column(String(64))
+    algorithm_version: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    pools: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    pools_sha256: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
+    replace_reason: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[int | None] = mapped_column(ForeignKey("draws.id"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(replaces_id IS NULL) = (replace_reason IS NULL)", name="replacement_has_reason"
+        ),
+        Index("uq_draws_replaces_id", "replaces_id", unique=True),
+    )
+
+
+class StaffConflict(Base):
+    """A declared conflict of interest (回避): ``staff_id`` must not be drawn to inspect
+    ``unit_id`` (a relative runs it, a former employer, …)."""
+
+    __tablename__ = "staff_conflicts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    town_code: Mapped[str] = mapped_column(ForeignKey("towns.code"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_on: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (
+        UniqueConstraint("staff_id", "unit_id", name="uq_staff_conflicts_staff_unit"),
+    )
