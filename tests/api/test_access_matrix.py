@@ -44,6 +44,7 @@ from api.dependencies import Access
 from api.main import create_app
 from gis.access import Role
 from gis.db.models import (
+    Draw,
     FireStation,
     GasFacility,
     GasPipeline,
@@ -76,7 +77,10 @@ OPEN_ROUTES = {
 #: Framework routes without a handler of ours.
 FRAMEWORK_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 #: Unsafe-method routes that change no town data, so read-only accounts may call them.
-NON_DATA_WRITES = {("POST", "/api/v1/auth/logout")}
+NON_DATA_WRITES = {
+    ("POST", "/api/v1/auth/logout"),
+    ("POST", "/api/v1/draws/{draw_id}/verify"),  # re-runs a stored draw; writes nothing
+}
 #: Unsafe-method routes gated by a read rule because their default is a preview; the workflow
 #: itself refuses a real write to read-only scopes. Each needs a reason; prefer split verbs.
 WRITE_CHECKED_IN_WORKFLOW = {
@@ -100,6 +104,7 @@ PATH_NOUNS = {
     "village": "villages",
     "town_code": "towns",
     "route_id": "inspection_routes",
+    "draw_id": "draws",
 }
 #: Query parameters that select along a scope axis: probed with an out-of-scope value.
 AXIS_PARAMS = {"village": "villages", "town": "towns", "department_code": "departments"}
@@ -401,6 +406,7 @@ def _load_frames(conn: Connection) -> dict[str, pd.DataFrame]:
         "SELECT id, town_code, staff_ids, department_codes, village_codes "
         "FROM inspection_routes ORDER BY id",
     )
+    frames["draws"] = _frame(conn, "SELECT id, town_code, department_code FROM draws ORDER BY id")
     for table in ("roads", "gas_pipelines", "gas_facilities", "fire_stations"):
         frames[table] = _frame(
             conn, f"SELECT id, code, town_code, ST_AsBinary(geom) AS wkb FROM {table}"
@@ -429,6 +435,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         )
         m["units"] &= units["department_code"] == world.department
         m["staff"] &= staff["department_code"] == world.department
+        m["draws"] &= f["draws"]["department_code"] == world.department
         dept_units = set(units.loc[units["department_code"] == world.department, "id"])
         m["hazards"] &= hazards["unit_id"].isin(dept_units)
     elif role is Role.GRID_CHIEF:
@@ -439,6 +446,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         m["staff"] &= staff["home_village_code"] == v
         m["hazards"] &= hazards["village_code"] == v
         m["inspection_routes"] &= routes["village_codes"].map(lambda codes: set(codes) <= {v})
+        m["draws"] = pd.Series(False, index=f["draws"].index)  # draws are the office's
         polygon = shapely.from_wkb(
             f["villages"].loc[f["villages"]["code"] == v, "wkb"].map(bytes).iloc[0]
         )
@@ -456,6 +464,7 @@ def _masks(world: World, role: Role | None) -> dict[str, pd.Series]:
         m["hazards"] &= hazards["unit_id"].isin(mine)
         m["staff"] &= staff["id"] == world.inspector_staff
         m["inspection_routes"] &= routes["staff_ids"].map(lambda ids: world.inspector_staff in ids)
+        m["draws"] = pd.Series(False, index=f["draws"].index)
         m["villages"] &= f["villages"]["code"].isin(villages)
         m["micro_grids"] &= f["micro_grids"]["village_code"].isin(villages)
     if role is not Role.TOWN_ADMIN:
@@ -517,6 +526,7 @@ def _witness(world: World, role: Role | None) -> Witness:
         ("towns", "code"),
         ("accounts", "id"),
         ("inspection_routes", "id"),
+        ("draws", "id"),
     ):
         df, mask = f[noun], masks[noun]
         if noun == "accounts" and own is not None:
@@ -572,6 +582,25 @@ def _add_routes(conn: Connection, staff_id: int, department: str, village: str) 
                 travel_s=0,
                 solver="pyvrp",
                 plan=empty,
+            )
+        )
+    # Draws: the department's and another department's in the demo town, one in each extra town.
+    other = conn.execute(
+        text("SELECT min(code) FROM departments WHERE code <> :d"), {"d": department}
+    ).scalar_one()
+    for town, dept in ((DEMO_TOWN, department), (DEMO_TOWN, other), (T2, department), (T3, None)):
+        conn.execute(
+            insert(Draw).values(
+                town_code=town,
+                department_code=dept,
+                author="matrix",
+                as_of=dt.date(2024, 6, 3),
+                seed="1",
+                algorithm_version="draws-1",
+                params={"ratio": 0.1},
+                pools=[],
+                pools_sha256="0" * 64,
+                result={"strata": [], "targets": []},
             )
         )
 
