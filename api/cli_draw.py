@@ -1,4 +1,4 @@
-"""``gridsafe draw``: make a 双随机 draw, or ``gridsafe draw verify ID`` to re-run a stored one."""
+"""``gridsafe draw new``: make a 双随机 draw; ``gridsafe draw verify ID``: re-run a stored one."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def cmd_draw(args: argparse.Namespace) -> int:
             replaces_id=args.replaces,
             replace_reason=args.reason,
         )
-        rec = wf.create_draw(conn, req, scope, Actor.system("cli", town))
+        rec = wf.create_draw(conn, req, scope, Actor.system("cli:draw", town))
         rows = wf.notice_rows(conn, rec)
     _print(rec, rows)
     return 0
@@ -66,8 +66,8 @@ def _print(rec: dict[str, Any], rows: list[dict[str, Any]]) -> None:
 
 
 def add_commands(sub: Any) -> None:
-    d = sub.add_parser("draw", help="make a 双随机 draw, or re-run a stored one: draw verify ID")
-    d.add_argument("verb", nargs="?", choices=["verify"], help="verify a stored draw")
+    d = sub.add_parser("draw", help="双随机: draw new --ratio R …, or draw verify ID")
+    d.add_argument("verb", choices=["new", "verify"], help="make a draw, or re-run a stored one")
     d.add_argument("draw_id", nargs="?", type=int, help="the draw to verify")
     d.add_argument("--ratio", type=float, default=None, help="share of each stratum, 0–1")
     d.add_argument(

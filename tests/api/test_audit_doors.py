@@ -373,6 +373,21 @@ def _plan_route(api: Api) -> None:
     api.doors.expect("plan", "inspection_routes", api.admin_name, key=response.json()["id"])
 
 
+def _draw(api: Api) -> None:
+    response = api.admin.post("/api/v1/draws", json={"ratio": 0.1, "department_code": "SCJG"})
+    assert response.status_code == 201, response.text
+    api.doors.expect("draw", "draws", api.admin_name, key=response.json()["id"])
+
+
+def _verify_draw(api: Api) -> None:
+    response = api.admin.post("/api/v1/draws", json={"ratio": 0.1, "department_code": "SCJG"})
+    assert response.status_code == 201, response.text
+    api.doors.mark()
+    verified = api.admin.post(f"/api/v1/draws/{response.json()['id']}/verify")
+    assert verified.status_code == 200 and verified.json()["ok"]
+    api.doors.expect_nothing()
+
+
 WEEK = (dt.date.today() + dt.timedelta(days=7)).isoformat()
 HAZARD_VERBS: dict[str, tuple[str, dict[str, Any]]] = {
     "confirm": ("reported", {}),
@@ -402,6 +417,8 @@ API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
     ("POST", "/api/v1/hazards/{hazard_id}/photos"): _hazard_photo,
     ("POST", "/api/v1/inspections"): _inspection,
     ("POST", "/api/v1/routes"): _plan_route,
+    ("POST", "/api/v1/draws"): _draw,
+    ("POST", "/api/v1/draws/{draw_id}/verify"): _verify_draw,
     **{
         ("POST", f"/api/v1/hazards/{{hazard_id}}/{verb}"): _hazard_verb(verb, source, extra)
         for verb, (source, extra) in HAZARD_VERBS.items()
@@ -467,6 +484,8 @@ CLI_READ_ONLY = {
     ("account", "list"): "lists accounts; reads only",
     ("backup",): "pg_dump: reads only (the dump holds the log as it stood)",
     ("hazards", "verify"): "recomputes the hazard history chains; reads only",
+    ("due",): "prints the due list; reads only",
+    ("draw", "verify"): "re-runs a stored draw from its record; reads only",
 }
 
 
@@ -698,6 +717,13 @@ def _route(c: Cli, demo: DemoRun) -> None:
     assert entry["town_code"] == DEMO_TOWN
 
 
+def _draw_cli(c: Cli, demo: DemoRun) -> None:
+    doors = c.doors(demo.url)
+    assert c.run(demo.url, "draw", "new", "--ratio", "0.1", "--department", "SCJG") == 0
+    (entry,) = doors.expect("draw", "draws", "cli:draw")
+    assert entry["town_code"] == DEMO_TOWN
+
+
 def _account(c: Cli, *argv: str) -> None:
     assert c.run(c.demo_url, "account", *argv, stdin=PASSPHRASE + "\n") == 0
 
@@ -801,6 +827,7 @@ CLI_DOORS: dict[tuple[str, ...], Callable[[Cli, DemoRun], None]] = {
     ("restore",): _restore,
     ("hazards", "escalate"): _escalate,
     ("route",): _route,
+    ("draw", "new"): _draw_cli,
 }
 
 

@@ -29,7 +29,7 @@ def test_draw_and_verify(
         return _InTransaction(db_conn)
 
     monkeypatch.setattr("gis.db.engine.get_engine", engine)
-    args = ["draw", "--ratio", "0.2", "--department", "SCJG", "--seed", "7"]
+    args = ["draw", "new", "--ratio", "0.2", "--department", "SCJG", "--seed", "7"]
     assert main([*args, "--as-of", "2024-06-01"]) == 0
     out = capsys.readouterr().out
     draw_id = int(out.split()[1])
@@ -39,5 +39,5 @@ def test_draw_and_verify(
     db_conn.execute(text("UPDATE draws SET seed = '8' WHERE id = :i"), {"i": draw_id})
     assert main(["draw", "verify", str(draw_id)]) == 3
     assert json.loads(capsys.readouterr().out)["checks"]["result"] is False
-    assert main(["draw", "--ratio", "1.5"]) == 1
+    assert main(["draw", "new", "--ratio", "1.5"]) == 1
     assert "between 0 and 1" in capsys.readouterr().err
