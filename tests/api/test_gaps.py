@@ -240,8 +240,11 @@ def expected_counts(conn: Connection) -> dict[str, int]:
         params={"d": AS_OF},
     ).set_index("unit_id")["last"]
     overdue = 0
-    for u in obliged.itertuples():
-        monthly = u.high_risk or u.risk_color in ("red", "orange")
+    # Every unit is under a rule: closed and suspended ones monthly (seed 000 四(四)).
+    for u in units.itertuples():
+        monthly = (
+            u.status in ("suspended", "closed") or u.high_risk or u.risk_color in ("red", "orange")
+        )
         months = 1 if monthly else 3
         seen = last.get(u.id)
         overdue += seen is None or _months_after(seen, months) < AS_OF
