@@ -20,7 +20,8 @@ from sqlalchemy import (
     update,
 )
 
-from gis.access import Scope, held_on, scope_clause
+from gis.access import Scope, scope_clause
+from gis.access import held_on as held_on  # re-exported: the one "held on a date" predicate
 from gis.db.models import Responsibility, Staff, Unit, Village
 
 
