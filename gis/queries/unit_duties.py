@@ -86,10 +86,12 @@ def unit_duties(
             select(
                 InspectionFrequencyRule.rule,
                 InspectionFrequencyRule.priority,
+                InspectionFrequencyRule.applies_to,
                 InspectionFrequencyRule.interval_months,
+                InspectionFrequencyRule.clause,
             )
         ).all(),
-        columns=["rule", "priority", "interval_months"],
+        columns=["rule", "priority", "applies_to", "interval_months", "clause"],
     )
     last_by_unit = pd.Series([d for _, d in last], index=[u for u, _ in last], dtype=object)
     status = inspection_status(units, last_by_unit, rules, on)
