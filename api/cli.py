@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_gaps.add_commands(sub)
     __import__("api.cli_route").cli_route.add_commands(sub)
     __import__("api.cli_hazards").cli_hazards.add_commands(sub)
+    __import__("api.cli_report").cli_report.add_commands(sub)
     return parser
 
 
