@@ -103,8 +103,8 @@ PATH_NOUNS = {
 }
 #: Query parameters that select along a scope axis: probed with an out-of-scope value.
 AXIS_PARAMS = {"village": "villages", "town": "towns", "department_code": "departments"}
-#: Sample values for required query parameters, by name (none needed yet).
-REQUIRED_QUERY_SAMPLES: dict[str, str] = {}
+#: Sample values for required query parameters, by name.
+REQUIRED_QUERY_SAMPLES: dict[str, str] = {"period": "2024-06"}
 
 T2, T3 = "411003199000", "411002199000"  # same county as the demo town / another county
 COUNTY = "411003000000"  # the demo town's county (12-digit code)
