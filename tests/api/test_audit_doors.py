@@ -467,6 +467,9 @@ CLI_READ_ONLY = {
     ("account", "list"): "lists accounts; reads only",
     ("backup",): "pg_dump: reads only (the dump holds the log as it stood)",
     ("hazards", "verify"): "recomputes the hazard history chains; reads only",
+    ("report", "monthly"): "writes the 月调度 xlsx from the database; reads only",
+    ("report", "quarterly"): "writes the 季通报 xlsx from the database; reads only",
+    ("report", "yearly"): "writes the 年总结 xlsx from the database; reads only",
 }
 
 
