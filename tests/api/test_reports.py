@@ -15,6 +15,7 @@ from api.main import create_app
 from api.rate_limits import SlidingWindow
 from gis.errors import TooManyRequests
 from gis.settings import Settings
+from tests.accounts import TEST_SECRET
 from tests.api.conftest import ClientAs
 
 GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid (to well under a millimetre here)
@@ -66,6 +67,7 @@ def test_tracking_by_code_shows_status_only(
 @pytest.fixture
 def limited_app(db_engine: Engine, db_conn: Connection) -> FastAPI:
     settings = Settings(
+        secret_key=TEST_SECRET,
         database_url="postgresql+psycopg://unused@127.0.0.1/x",
         report_rate_limit=3,
         report_rate_window_s=600,
