@@ -36,6 +36,7 @@ from gis.workflows.reports import (
     submit_report,
     track_report,
 )
+from gis.workflows.sign_in import client_key
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -63,8 +64,10 @@ def create_report(
 ) -> ReportReceipt:
     """Report a hazard (no sign-in needed). Your name and phone are optional and confidential."""
     if scope.role is Role.PUBLIC:
-        client = request.client.host if request.client else "unknown"
-        _report_window(request, settings).hit(client)
+        # Counted per IPv4 address or IPv6 /64, like the sign-in throttle.
+        _report_window(request, settings).hit(
+            client_key(request.client.host if request.client else None)
+        )
     report = NewReport(**{**body.model_dump(), "town_code": body.town_code or settings.town_code})
     receipt = submit_report(conn, scope, actor_of(request, scope), report)
     return ReportReceipt(**receipt)
