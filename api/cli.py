@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("api.cli_hazards").cli_hazards.add_commands(sub)
     __import__("api.cli_due").cli_due.add_commands(sub)
     __import__("api.cli_draw").cli_draw.add_commands(sub)
+    __import__("api.cli_report").cli_report.add_commands(sub)
     return parser
 
 

@@ -29,6 +29,7 @@ from gis.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    TooManyRequests,
     TransitionRefused,
     Unauthenticated,
 )
@@ -44,6 +45,7 @@ STATUS: dict[type[GridsafeError], int] = {
     InvalidInput: 400,
     ImportRejected: 422,
     FileTooLarge: 413,
+    TooManyRequests: 429,
     DatabaseUnavailable: 503,
     DatabaseBusy: 503,
     EmbeddedDatabaseError: 503,
@@ -112,6 +114,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else {}
     if exc.code in RETRY_AFTER:
         headers["Retry-After"] = RETRY_AFTER[exc.code]
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after_s)
     return JSONResponse(body, status_code=_status(exc), headers=headers or None)
 
 

@@ -58,6 +58,16 @@ class InvalidInput(GridsafeError):
     code = "invalid_input"
 
 
+class TooManyRequests(GridsafeError):
+    """A client sent more than its share (the public report form's per-client limit)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Unauthenticated(GridsafeError):
     """No valid credentials: missing, expired, revoked, or the account is inactive."""
 

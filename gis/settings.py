@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     port: int = 8000
     page_size_max: int = 5000
     upload_max_bytes: int = 50 * 1024 * 1024
+    #: Public reports (POST /api/v1/reports) one client address may send per window; staff
+    #: accounts are not counted.
+    report_rate_limit: int = Field(default=10, ge=1)
+    report_rate_window_s: int = Field(default=3600, ge=1)
     photo_max_bytes: int = Field(
         default=10 * 1024 * 1024, gt=0, description="Largest hazard photo accepted (bytes)."
     )

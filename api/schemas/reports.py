@@ -51,3 +51,22 @@ class ReporterIdentityRead(BaseModel):
     hazard_id: int
     name: str | None
     phone: str | None
+
+
+class ReportStatusRead(BaseModel):
+    """A report's progress as its reporter may see it: no unit, place, text or person."""
+
+    status: HazardStatus
+    status_label: str = Field(examples=["整改中"])
+    received_on: dt.date
+    closed_on: dt.date | None = None
+
+
+class SimilarReportRead(BaseModel):
+    """A public report that may be the same hazard (for the office's triage)."""
+
+    id: int
+    code: str
+    status: HazardStatus
+    found_on: dt.date
+    distance_m: float

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gis.access import Role, Scope, scope_clause
@@ -22,6 +22,11 @@ from gis.crs import STORAGE_SRID
 from gis.db.models import Hazard, ReporterIdentity, Town, Village
 from gis.domain import HazardCategory, HazardLevel, HazardSource, HazardStatus
 from gis.errors import Forbidden, InvalidInput, NotFound
+from gis.queries.hazards import hazard_select
+
+#: A report this close to another of the same category, this recent, may be the same hazard.
+DUPLICATE_RADIUS_M = 50.0
+DUPLICATE_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,72 @@ def reporter_of(conn: Connection, scope: Scope, actor: Actor, hazard_id: int) ->
         raise NotFound(f"no reporter identity for hazard {hazard_id} in your scope")
     record(conn, actor, "view_reporter", "reporter_identities", hazard_id, None, None)
     return dict(row)
+
+
+def track_report(conn: Connection, code: str) -> dict[str, Any]:
+    """A public report's progress by its tracking code: status and dates, nothing else.
+
+    Anyone holding the code may ask (it is unguessable, and the answer names nobody): no unit,
+    description, location or handler is returned.
+    """
+    row = (
+        conn.execute(
+            select(Hazard.status, Hazard.found_on, Hazard.closed_on).where(
+                Hazard.code == code, Hazard.source == HazardSource.PUBLIC_REPORT
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("no public report has this tracking code (查无此举报编号)")
+    status = HazardStatus(row["status"])
+    return {
+        "status": status,
+        "status_label": status.label,
+        "received_on": row["found_on"],
+        "closed_on": row["closed_on"],
+    }
+
+
+def similar_reports(conn: Connection, scope: Scope, hazard_id: int) -> list[dict[str, Any]]:
+    """Possible duplicates of a hazard, for the office deciding whether to confirm a report.
+
+    Other hazards (public reports or already in the ledger) of the same category within
+    ``DUPLICATE_RADIUS_M`` (measured on the geography, so in metres) and found within
+    ``DUPLICATE_WINDOW_DAYS`` days either side, not rejected, that ``scope`` may see; nearest
+    first.
+    """
+    this = (
+        conn.execute(
+            select(
+                Hazard.id,
+                Hazard.category,
+                Hazard.found_on,
+                Hazard.geom.is_not(None).label("placed"),
+            ).where(Hazard.id == hazard_id, scope_clause(Hazard, scope))
+        )
+        .mappings()
+        .first()
+    )
+    if this is None:
+        raise NotFound(f"no hazard {hazard_id} in your scope")
+    if not this["placed"]:
+        return []
+    # geography keeps the stored SRID (4490): metres on its ellipsoid, no planar guess.
+    here = select(func.geography(Hazard.geom)).where(Hazard.id == hazard_id).scalar_subquery()
+    distance = gf.ST_Distance(func.geography(Hazard.geom), here)
+    window = dt.timedelta(days=DUPLICATE_WINDOW_DAYS)
+    rows = conn.execute(
+        hazard_select(
+            scope,
+            Hazard.id != hazard_id,
+            Hazard.category == this["category"],
+            Hazard.status != HazardStatus.REJECTED,
+            Hazard.found_on.between(this["found_on"] - window, this["found_on"] + window),
+            gf.ST_DWithin(func.geography(Hazard.geom), here, DUPLICATE_RADIUS_M),
+        )
+        .add_columns(distance.label("distance_m"))
+        .order_by(distance, Hazard.id)
+    ).mappings()
+    return [{k: r[k] for k in ("id", "code", "status", "found_on", "distance_m")} for r in rows]

@@ -105,6 +105,8 @@ PATH_NOUNS = {
     "town_code": "towns",
     "route_id": "inspection_routes",
     "draw_id": "draws",
+    # A public report's tracking code: open to anyone holding it, so there is no hidden one.
+    "code": "report_codes",
 }
 #: Query parameters that select along a scope axis: probed with an out-of-scope value.
 AXIS_PARAMS = {"village": "villages", "town": "towns", "department_code": "departments"}
@@ -538,6 +540,8 @@ def _witness(world: World, role: Role | None) -> Witness:
     samples["hazards"] = _first_pair(
         hz.loc[masks["hazards"] & with_id, "id"], hz.loc[~masks["hazards"] & with_id, "id"]
     )
+    public = hz.loc[hz["source"] == "public_report", "code"].sort_values()
+    samples["report_codes"] = (public.iloc[0], None)
     departments = sorted(set(f["units"]["department_code"]) - {world.department})
     samples["departments"] = (world.department, departments[0] if role is Role.DEPARTMENT else None)
     return Witness(

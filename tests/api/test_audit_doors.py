@@ -486,6 +486,9 @@ CLI_READ_ONLY = {
     ("hazards", "verify"): "recomputes the hazard history chains; reads only",
     ("due",): "prints the due list; reads only",
     ("draw", "verify"): "re-runs a stored draw from its record; reads only",
+    ("report", "monthly"): "writes the 月调度 xlsx from the database; reads only",
+    ("report", "quarterly"): "writes the 季通报 xlsx from the database; reads only",
+    ("report", "yearly"): "writes the 年总结 xlsx from the database; reads only",
 }
 
 
