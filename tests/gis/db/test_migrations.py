@@ -104,7 +104,7 @@ def test_0004_names_case_variant_usernames_instead_of_failing_on_the_index(
     empty_engine: Engine,
 ) -> None:
     """Usernames unique regardless of case: existing clashes are named, nothing is changed."""
-    migrate.upgrade(empty_engine, "0002")
+    migrate.upgrade(empty_engine, ACTOR, "0002")
     with empty_engine.begin() as conn:
         for name in ("Chief-7", "chief-7", "other"):
             conn.execute(
@@ -116,10 +116,10 @@ def test_0004_names_case_variant_usernames_instead_of_failing_on_the_index(
                 {"n": name},
             )
     with pytest.raises(RuntimeError, match="Chief-7, chief-7"):
-        migrate.upgrade(empty_engine)
+        migrate.upgrade(empty_engine, ACTOR)
     assert "0004" not in (migrate.current(empty_engine) or "")
     with empty_engine.begin() as conn:
         conn.execute(text("UPDATE accounts SET username = 'chief-7b' WHERE username = 'chief-7'"))
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, ACTOR)
     with empty_engine.begin() as conn, pytest.raises(IntegrityError):
         conn.execute(text("UPDATE accounts SET username = 'OTHER' WHERE username = 'chief-7b'"))
