@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from gis.errors import GridsafeError, ImportRejected
-from gis.settings import Settings, get_settings
+from gis.errors import ConfigurationError, GridsafeError, ImportRejected
+from gis.settings import Settings, demo_settings, get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -58,7 +58,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from gis.audit import Actor
     from gis.db.bootstrap import load_dataset_once
 
-    settings = get_settings().model_copy(update={"mode": "demo"})
+    # Its own random secret, kept in the data dir (unless GRIDSAFE_SECRET_KEY is set).
+    settings = demo_settings(get_settings())
     engine = _prepare(settings)
     report = load_dataset_once(engine, DEMO_DIR, actor=Actor.system("cli:demo"))
     if report is None:
@@ -99,6 +100,7 @@ def _assign_demo_town(engine: Engine, town_code: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
+    settings.signing_secret()  # refuse before touching the database
     _prepare(settings)
     _serve(settings, args.host, args.port)
     return 0
@@ -199,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"导入被拒绝，未写入任何数据 ({len(exc.problems)} 个问题):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
+        print("配置错误，服务未启动 (configuration refused; not started):", file=sys.stderr)
+        print(f"  {exc.message}", file=sys.stderr)
         return 2
     except GridsafeError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

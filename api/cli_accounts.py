@@ -28,6 +28,11 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _actor(command: str, town_code: str | None = None) -> Actor:
+    """The audit actor of ``gridsafe account COMMAND``, e.g. ``cli:account-unlock``."""
+    return Actor.system(f"cli:account-{command}", town_code)
+
+
 def _engine() -> Engine:
     # Migrated first: `account create-admin` is often the first command on a new server.
     from api.cli import _prepare
@@ -52,7 +57,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         display_name=args.name,
     )
     with _engine().begin() as conn:
-        row = create_account(conn, Scope.unrestricted(), Actor.system("cli", town), spec)
+        row = create_account(conn, Scope.unrestricted(), _actor(args.action, town), spec)
     area = row["county_code"] or row["town_code"]
     _say(f"created {role.label} account {row['username']} (id {row['id']}, {area})")
     return 0
@@ -77,20 +82,22 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_deactivate(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from gis.db.access_models import Account
-    from gis.errors import NotFound
-    from gis.workflows.accounts import deactivate_account
+    from gis.workflows.accounts import account_id_for_username, deactivate_account
 
     with _engine().begin() as conn:
-        account_id = conn.execute(
-            select(Account.id).where(Account.username == args.username)
-        ).scalar()
-        if account_id is None:
-            raise NotFound(f"no account {args.username!r}")
-        deactivate_account(conn, Scope.unrestricted(), Actor.system("cli"), account_id)
+        account_id = account_id_for_username(conn, args.username)
+        deactivate_account(conn, Scope.unrestricted(), _actor("deactivate"), account_id)
     _say(f"deactivated {args.username}; its tokens no longer work")
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    from gis.workflows.accounts import account_id_for_username, unlock_account
+
+    with _engine().begin() as conn:
+        account_id = account_id_for_username(conn, args.username)
+        unlock_account(conn, Scope.unrestricted(), _actor("unlock"), account_id)
+    _say(f"unlocked {args.username}; it may sign in again (已解锁)")
     return 0
 
 
@@ -99,7 +106,7 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
     password = _read_password(args)
     with _engine().begin() as conn:
-        set_password(conn, Actor.system("cli"), args.username, password)
+        set_password(conn, _actor("set-password"), args.username, password)
     _say(f"password of {args.username} changed; its old tokens no longer work")
     return 0
 
@@ -159,6 +166,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     off = actions.add_parser("deactivate", help="disable an account and revoke its tokens")
     off.add_argument("username")
     off.set_defaults(func=cmd_deactivate)
+
+    unlock = actions.add_parser("unlock", help="lift a lockout after repeated failed sign-ins")
+    unlock.add_argument("username")
+    unlock.set_defaults(func=cmd_unlock)
 
     reset = actions.add_parser("set-password", help="set a new password, revoking old tokens")
     reset.add_argument("username")

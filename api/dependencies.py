@@ -66,7 +66,7 @@ def get_principal(
     token = bearer or cookie
     if not token:
         return None
-    claims = decode_token(token, settings.secret_key.get_secret_value())
+    claims = decode_token(token, settings.signing_secret())
     principal = principal_for_token(conn, claims)
     request.state.credential = "bearer" if bearer else "cookie"
     return principal

@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
+    ConfigurationError,
     Conflict,
     DatabaseUnavailable,
     EmbeddedDatabaseError,
@@ -33,6 +34,7 @@ STATUS: dict[type[GridsafeError], int] = {
     ImportRejected: 422,
     DatabaseUnavailable: 503,
     EmbeddedDatabaseError: 503,
+    ConfigurationError: 500,
 }
 
 

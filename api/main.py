@@ -36,6 +36,9 @@ from maps.assets import ASSET_DIR, ASSET_URL
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the service; ``engine`` overrides the one resolved from the settings (tests)."""
     settings = settings or get_settings()
+    # Refuse to serve with a missing, published-default or short signing secret, in every mode:
+    # a token signed with a key anyone knows signs in as anyone.
+    settings.signing_secret()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

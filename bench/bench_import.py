@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -126,8 +127,9 @@ def main() -> None:
                 .returning(Account.id)
             ).scalar_one()
             conn.execute(text("ANALYZE"))
-        settings = Settings(database_url=url, town_code=BIG_TOWN)
-        token, _ = issue_token(account_id, 0, settings.secret_key.get_secret_value())
+        # A throwaway key: serving refuses a missing or default one.
+        settings = Settings(database_url=url, town_code=BIG_TOWN, secret_key=secrets.token_hex(32))
+        token, _ = issue_token(account_id, 0, settings.signing_secret())
         client = TestClient(
             create_app(settings, engine), headers={"Authorization": f"Bearer {token}"}
         )

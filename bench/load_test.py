@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import platform
+import secrets
 import socket
 import statistics
 import subprocess
@@ -230,7 +231,13 @@ def main() -> int:
         accounts = _create_accounts(url, town, sorted(bounds))
 
         port = _free_port()
-        env = {**os.environ, "GRIDSAFE_DATABASE_URL": url, "GRIDSAFE_MODE": "development"}
+        env = {
+            **os.environ,
+            "GRIDSAFE_DATABASE_URL": url,
+            "GRIDSAFE_MODE": "development",
+            # serve refuses a missing or default signing secret in every mode
+            "GRIDSAFE_SECRET_KEY": secrets.token_hex(32),
+        }
         service = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,

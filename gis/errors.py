@@ -43,6 +43,12 @@ class DatabaseUnavailable(GridsafeError):
     code = "database_unavailable"
 
 
+class ConfigurationError(GridsafeError):
+    """The deployment is configured unsafely (e.g. a default signing secret); not started."""
+
+    code = "configuration_error"
+
+
 class EmbeddedDatabaseError(GridsafeError):
     """The local PostgreSQL cluster could not be installed, created or started."""
 

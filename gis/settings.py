@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -9,15 +12,37 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gis.errors import ConfigurationError
+
+#: The signing secret earlier releases documented as the default. It is public, so it is refused
+#: everywhere: as a configured secret in every mode, and therefore any token signed with it.
 DEFAULT_SECRET = "gridsafe-demo-secret-change-me-before-production"
 #: HS256 wants a key at least as long as its 32-byte hash (RFC 7518 §3.2).
 MIN_SECRET_BYTES = 32
+#: Where ``gridsafe demo`` keeps the random secret it generated on first start (in ``data_dir``).
+DEMO_SECRET_FILE = "secret_key"
+
+
+def secret_problem(secret: str | None) -> str | None:
+    """Why ``secret`` must not sign tokens (missing, the public default, too short), or None."""
+    if not secret:
+        return "GRIDSAFE_SECRET_KEY is not set (未设置签名密钥)"
+    if secret == DEFAULT_SECRET:
+        return "GRIDSAFE_SECRET_KEY is the published default value (签名密钥为公开的默认值)"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return (
+            f"GRIDSAFE_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes "
+            f"(签名密钥过短，至少 {MIN_SECRET_BYTES} 字节)"
+        )
+    return None
 
 
 class Settings(BaseSettings):
     """Everything configurable about a gridsafe deployment.
 
     With no ``database_url`` gridsafe runs its own PostgreSQL cluster under ``data_dir``.
+    ``secret_key`` may be unset for commands that sign nothing (db, import, export, …); serving
+    asks for ``signing_secret()``, which refuses a missing, default or short key in every mode.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRIDSAFE_", env_nested_delimiter="__")
@@ -27,7 +52,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; empty means the embedded local cluster."
     )
     data_dir: Path = Field(default=Path(".gridsafe"), description="Embedded cluster and caches.")
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    secret_key: SecretStr | None = Field(
+        default=None, description="Token and CSRF signing key (e.g. openssl rand -hex 32)."
+    )
     town_code: str = Field(default="411003101000", description="Default town (12-digit code).")
     tianditu_key: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -40,24 +67,55 @@ class Settings(BaseSettings):
         """The Tianditu key as plain text for tile URLs, or None when unset or empty."""
         return self.tianditu_key.get_secret_value() or None if self.tianditu_key else None
 
+    def signing_secret(self) -> str:
+        """The key that signs tokens and CSRF values; ConfigurationError if it is unsafe."""
+        secret = self.secret_key.get_secret_value() if self.secret_key else None
+        problem = secret_problem(secret)
+        if problem is not None:
+            raise ConfigurationError(problem)
+        assert secret is not None
+        return secret
+
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.mode == "production" and (
-            not self.secret_key.get_secret_value()
-            or self.secret_key.get_secret_value() == DEFAULT_SECRET
-        ):
-            raise ValueError("GRIDSAFE_SECRET_KEY must be set to a non-default value in production")
-        if (
-            self.mode == "production"
-            and len(self.secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES
-        ):
-            raise ValueError(
-                f"GRIDSAFE_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production "
-                "(e.g. openssl rand -hex 32)"
-            )
+    def _production_needs_a_database(self) -> Settings:
         if self.mode == "production" and self.database_url is None:
             raise ValueError("GRIDSAFE_DATABASE_URL must be set in production")
         return self
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo's own signing secret: generated at random on first start, then kept.
+
+    Stored in ``data_dir/secret_key``, readable by its owner only (0600), so a demo restarted
+    on the same data keeps its sessions, and no two demos share a key.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DEMO_SECRET_FILE
+    try:
+        # O_EXCL: two demos starting at once cannot both write; the loser reads the winner's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)  # tighten a copy restored with looser permissions
+        secret = path.read_text(encoding="ascii").strip()
+        if secret_problem(secret) is not None:
+            raise ConfigurationError(
+                f"{path} does not hold a usable secret; delete it to generate a new one "
+                f"(演示密钥文件无效，删除后重新生成)"
+            ) from None
+        return secret
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secret + "\n")
+    return secret
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """Settings for ``gridsafe demo``: demo mode, and the kept random secret unless one is set."""
+    update: dict[str, object] = {"mode": "demo"}
+    if settings.secret_key is None or not settings.secret_key.get_secret_value():
+        update["secret_key"] = SecretStr(demo_secret(settings.data_dir))
+    return settings.model_copy(update=update)
 
 
 @lru_cache

@@ -18,9 +18,10 @@ from gis.access import Role
 from gis.auth import hash_password, issue_token
 from gis.db.access_models import Account
 from gis.db.models import Town
-from gis.settings import DEFAULT_SECRET
 
 TEST_PASSWORD = "correct horse battery"
+#: The signing secret of every test app (the published default is refused everywhere).
+TEST_SECRET = "test-secret-" + "0123456789abcdef" * 2
 _serial = itertools.count(1)
 
 
@@ -63,7 +64,7 @@ def make_account(conn: Connection, role: Role | str, **overrides: Any) -> dict[s
     return dict(row.mappings().one())
 
 
-def bearer_token(account_id: int, secret: str = DEFAULT_SECRET, token_version: int = 0) -> str:
+def bearer_token(account_id: int, secret: str = TEST_SECRET, token_version: int = 0) -> str:
     token, _ = issue_token(account_id, token_version, secret)
     return token
 
@@ -71,6 +72,6 @@ def bearer_token(account_id: int, secret: str = DEFAULT_SECRET, token_version: i
 def bearer_headers(
     conn: Connection, role: Role | str = Role.TOWN_ADMIN, **overrides: Any
 ) -> dict[str, str]:
-    """Authorization headers for a fresh account of ``role`` (signed with the default secret)."""
+    """Authorization headers for a fresh account of ``role`` (signed with the test secret)."""
     account = make_account(conn, role, **overrides)
     return {"Authorization": f"Bearer {bearer_token(int(account['id']))}"}

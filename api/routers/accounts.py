@@ -1,4 +1,4 @@
-"""Account administration for the town safety office: create, list, deactivate."""
+"""Account administration for the town safety office: create, list, deactivate, unlock."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gis.workflows.accounts import (
     deactivate_account,
     get_account,
     list_accounts,
+    unlock_account,
 )
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
@@ -59,4 +60,13 @@ def deactivate(
 ) -> AccountPublic:
     """Disable an account; every token it holds stops working at once."""
     row = deactivate_account(conn, scope, actor_of(request, scope), account_id)
+    return AccountPublic(**account_public(row))
+
+
+@router.post("/{account_id}/unlock", response_model=AccountPublic, operation_id="unlockAccount")
+def unlock(
+    request: Request, conn: ConnDep, scope: AdminScopeDep, account_id: AccountId
+) -> AccountPublic:
+    """Lift a sign-in lockout (after repeated wrong passwords) at once; audited."""
+    row = unlock_account(conn, scope, actor_of(request, scope), account_id)
     return AccountPublic(**account_public(row))

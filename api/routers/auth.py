@@ -18,7 +18,8 @@ from api.dependencies import (
 from api.schemas.accounts import Me, Token
 from gis.access import Role, Scope
 from gis.auth import TOKEN_LIFETIME
-from gis.workflows.accounts import authenticate, get_account, issue_for, revoke
+from gis.workflows.accounts import get_account, issue_for, revoke
+from gis.workflows.sign_in import LoginOutcome, authenticate
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -28,10 +29,19 @@ def account_public(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "role_label": Role(row["role"]).label}
 
 
-def refusal(reason: str) -> JSONResponse:
-    # Returned, not raised: the request's transaction must commit the failure count and audit.
+def refusal(outcome: LoginOutcome) -> JSONResponse:
+    """401 for refused credentials, 429 with Retry-After for a throttled client address.
+
+    Returned, not raised: the request's transaction must commit the counters and the audit.
+    """
+    if outcome.retry_after is not None:
+        return JSONResponse(
+            {"code": "too_many_attempts", "message": outcome.reason},
+            status_code=429,
+            headers={"Retry-After": str(outcome.retry_after)},
+        )
     return JSONResponse(
-        {"code": "unauthenticated", "message": reason},
+        {"code": "unauthenticated", "message": outcome.reason or "sign-in failed"},
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
     )
@@ -41,7 +51,10 @@ def refusal(reason: str) -> JSONResponse:
     "/token",
     response_model=Token,
     operation_id="createToken",
-    responses={401: {"description": "wrong credentials, locked or disabled account"}},
+    responses={
+        401: {"description": "wrong credentials, locked or disabled account (one answer)"},
+        429: {"description": "too many failed sign-ins from this address; see Retry-After"},
+    },
 )
 def create_token(
     request: Request,
@@ -55,8 +68,8 @@ def create_token(
         conn, form.username, form.password, actor=actor, allow_demo=settings.mode == "demo"
     )
     if outcome.principal is None:
-        return refusal(outcome.reason or "sign-in failed")
-    token, _ = issue_for(conn, outcome.principal, settings.secret_key.get_secret_value())
+        return refusal(outcome)
+    token, _ = issue_for(conn, outcome.principal, settings.signing_secret())
     return Token(access_token=token, expires_in=int(TOKEN_LIFETIME.total_seconds()))
 
 

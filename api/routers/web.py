@@ -15,7 +15,7 @@ from api.security import (
     check_csrf,
     clear_session_cookie,
     csrf_token_for,
-    new_csrf_token,
+    session_csrf_token,
     set_csrf_cookie,
     set_session_cookie,
 )
@@ -25,13 +25,13 @@ from gis.errors import Forbidden, Unauthenticated
 from gis.settings import Settings
 from gis.workflows.accounts import (
     Principal,
-    authenticate,
     get_account,
     issue_for,
     principal_for_token,
     revoke,
     scope_for,
 )
+from gis.workflows.sign_in import authenticate
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
@@ -50,9 +50,7 @@ def _session(request: Request, conn: Connection, settings: Settings) -> Principa
     if not token:
         return None
     try:
-        return principal_for_token(
-            conn, decode_token(token, settings.secret_key.get_secret_value())
-        )
+        return principal_for_token(conn, decode_token(token, settings.signing_secret()))
     except Unauthenticated:
         return None
 
@@ -65,8 +63,9 @@ def _login_page(
     username: str = "",
     next_: str = HOME,
     status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    token = csrf_token_for(request, settings)
+    token, presession = csrf_token_for(request, settings)
     context = {
         "csrf_token": token,
         "error": error,
@@ -74,8 +73,10 @@ def _login_page(
         "next": _safe_next(next_),
         "demo": settings.mode == "demo",
     }
-    response = templates.TemplateResponse(request, "login.html", context, status_code=status_code)
-    set_csrf_cookie(response, token, settings)
+    response = templates.TemplateResponse(
+        request, "login.html", context, status_code=status_code, headers=headers
+    )
+    set_csrf_cookie(response, token, settings, presession=presession)
     return response
 
 
@@ -107,14 +108,21 @@ def login_submit(
         conn, username, password, actor=actor, allow_demo=settings.mode == "demo"
     )
     if outcome.principal is None:
+        throttled = outcome.retry_after is not None
         return _login_page(
-            request, settings, error=outcome.reason, username=username, next_=next, status_code=401
+            request,
+            settings,
+            error=outcome.reason,
+            username=username,
+            next_=next,
+            status_code=429 if throttled else 401,
+            headers={"Retry-After": str(outcome.retry_after)} if throttled else None,
         )
-    token, _ = issue_for(conn, outcome.principal, settings.secret_key.get_secret_value())
+    token, claims = issue_for(conn, outcome.principal, settings.signing_secret())
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, token, settings)
-    # A fresh CSRF token per session: one planted before login is worthless after it.
-    set_csrf_cookie(response, new_csrf_token(settings), settings)
+    # The session's own CSRF token: the pre-session one is worthless from now on.
+    set_csrf_cookie(response, session_csrf_token(settings, claims.jti), settings)
     return response
 
 
@@ -125,7 +133,7 @@ def account_page(request: Request, conn: ConnDep, settings: SettingsDep) -> Resp
         return RedirectResponse(f"/login?next={HOME}", status_code=303)
     scope = scope_for(conn, principal)
     row = get_account(conn, Scope.unrestricted(), principal.account_id)
-    token = csrf_token_for(request, settings)
+    token, presession = csrf_token_for(request, settings)
     response = templates.TemplateResponse(
         request,
         "account.html",
@@ -136,7 +144,7 @@ def account_page(request: Request, conn: ConnDep, settings: SettingsDep) -> Resp
             "csrf_token": token,
         },
     )
-    set_csrf_cookie(response, token, settings)
+    set_csrf_cookie(response, token, settings, presession=presession)
     return response
 
 

@@ -82,6 +82,9 @@ class AccountPublic(BaseModel):
     staff_id: int | None
     active: bool
     is_demo: bool
+    locked_until: dt.datetime | None = Field(
+        default=None, description="Sign-in locked until then after repeated failures (锁定至)."
+    )
     created_at: dt.datetime
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     func,
@@ -38,7 +39,8 @@ class Account(Base):
     __tablename__ = "accounts"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Unique regardless of case (``uq_accounts_username_lower``); sign-in matches it likewise.
+    username: Mapped[str] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role, "account_role"))
     display_name: Mapped[str | None] = mapped_column(String(50))
@@ -67,7 +69,23 @@ class Account(Base):
         ),
         CheckConstraint("role <> 'inspector' OR staff_id IS NOT NULL", name="inspector_staff"),
         CheckConstraint("username ~ '^[A-Za-z0-9_.@-]{3,64}$'", name="username_chars"),
+        # `DEMO-TOWN` beside `demo-town` would be two accounts a person cannot tell apart.
+        Index("uq_accounts_username_lower", func.lower(username), unique=True),
     )
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per client address in the current window (migration 0004).
+
+    In the database, so every worker process counts into the same row; each attempt takes its
+    slot with one atomic upsert before any password is checked.
+    """
+
+    __tablename__ = "login_throttle"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RevokedToken(Base):

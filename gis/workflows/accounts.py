@@ -1,4 +1,6 @@
-"""Accounts: create, deactivate, sign in (with lockout), sign out; the scope of a signed-in user.
+"""Accounts: create, deactivate, unlock, set passwords, sign out; the scope of a signed-in user.
+
+Signing in (throttle, lockout, password check) is ``gis.workflows.sign_in``.
 
 Every function takes a Connection already inside the caller's transaction (one per request or CLI
 command) and records each write in the audit log through ``gis.audit.record``.
@@ -19,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -26,21 +29,10 @@ from sqlalchemy.exc import IntegrityError
 
 from gis.access import Role, Scope, scope_clause
 from gis.audit import Actor, record
-from gis.auth import (
-    TokenClaims,
-    dummy_hash,
-    hash_password,
-    issue_token,
-    needs_rehash,
-    verify_password,
-)
+from gis.auth import TokenClaims, hash_password, issue_token
 from gis.db.access_models import Account, RevokedToken
 from gis.db.models import Department, Responsibility, Staff, Town, Unit, Village
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
-
-#: Failed sign-ins in a row that lock an account, and for how long.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
 
 #: Roles a town admin may create in their own town (county office accounts come from the CLI).
 TOWN_ASSIGNABLE_ROLES = frozenset(
@@ -60,6 +52,7 @@ PUBLIC_COLUMNS = (
     Account.staff_id,
     Account.active,
     Account.is_demo,
+    Account.locked_until,
     Account.created_at,
 )
 
@@ -94,7 +87,7 @@ class Principal:
     claims: TokenClaims | None = None
 
 
-def _principal(row: RowMapping, claims: TokenClaims | None) -> Principal:
+def principal_of_row(row: RowMapping, claims: TokenClaims | None = None) -> Principal:
     return Principal(
         account_id=int(row["id"]),
         username=str(row["username"]),
@@ -131,7 +124,7 @@ def principal_for_token(conn: Connection, claims: TokenClaims) -> Principal:
         raise Unauthenticated("signed out; sign in again (已退出登录，请重新登录)")
     if not row["active"] or row["token_version"] != claims.token_version:
         raise Unauthenticated("account disabled or token withdrawn (账号已停用或凭据已失效)")
-    return _principal(row, claims)
+    return principal_of_row(row, claims)
 
 
 def scope_for(conn: Connection, principal: Principal, *, as_of: dt.date | None = None) -> Scope:
@@ -163,110 +156,7 @@ def scope_for(conn: Connection, principal: Principal, *, as_of: dt.date | None =
     raise AssertionError(f"unhandled role {principal.role}")  # pragma: no cover
 
 
-# --- sign in and out ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoginOutcome:
-    """The result of a sign-in attempt; failures are returned, not raised, so the caller's
-    transaction commits the failure count and the audit entry before answering 401."""
-
-    principal: Principal | None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.principal is not None
-
-
-def authenticate(
-    conn: Connection,
-    username: str,
-    password: str,
-    *,
-    actor: Actor,
-    allow_demo: bool,
-    now: dt.datetime | None = None,
-) -> LoginOutcome:
-    """Check a username and password, with lockout after repeated failures.
-
-    The reason given to the caller never says whether the username exists.
-    """
-    now = now or _now()
-    row = conn.execute(
-        select(*Account.__table__.columns).where(Account.username == username)
-    ).first()
-    if row is None:
-        verify_password(dummy_hash(), password)  # same cost as a real check
-        record(conn, actor, "login_failed", "accounts", username, None, {"reason": "unknown"})
-        return LoginOutcome(None, "用户名或密码错误 (wrong username or password)")
-    if row.locked_until is not None and row.locked_until > now:
-        record(
-            conn,
-            actor,
-            "login_refused",
-            "accounts",
-            row.id,
-            None,
-            {"reason": "locked"},
-            town_code=row.town_code,
-        )
-        return LoginOutcome(None, "账号因多次登录失败已暂时锁定，请稍后再试 (account locked)")
-    if not verify_password(row.password_hash, password):
-        failed = row.failed_logins + 1
-        locks = failed >= MAX_FAILED_LOGINS
-        conn.execute(
-            update(Account)
-            .where(Account.id == row.id)
-            .values(
-                failed_logins=0 if locks else failed,
-                locked_until=now + LOCKOUT if locks else Account.locked_until,
-            )
-        )
-        record(
-            conn,
-            actor,
-            "lockout" if locks else "login_failed",
-            "accounts",
-            row.id,
-            None,
-            {"failed_logins": failed},
-            town_code=row.town_code,
-        )
-        return LoginOutcome(None, "用户名或密码错误 (wrong username or password)")
-    if not row.active:
-        record(
-            conn,
-            actor,
-            "login_refused",
-            "accounts",
-            row.id,
-            None,
-            {"reason": "inactive"},
-            town_code=row.town_code,
-        )
-        return LoginOutcome(None, "账号已停用 (account disabled)")
-    if row.is_demo and not allow_demo:
-        record(
-            conn,
-            actor,
-            "login_refused",
-            "accounts",
-            row.id,
-            None,
-            {"reason": "demo"},
-            town_code=row.town_code,
-        )
-        return LoginOutcome(
-            None, "演示账号仅在演示模式下可用 (demo accounts work in demo mode only)"
-        )
-    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-    if needs_rehash(row.password_hash):
-        values["password_hash"] = hash_password(password)
-    conn.execute(update(Account).where(Account.id == row.id).values(**values))
-    record(conn, actor, "login", "accounts", row.id, None, None, town_code=row.town_code)
-    principal = _principal(row._mapping, None)
-    return LoginOutcome(principal)
+# --- tokens -----------------------------------------------------------------------------------
 
 
 def issue_for(
@@ -381,7 +271,7 @@ def create_account(
     area = _check_area(conn, spec)
     values = {
         "username": spec.username,
-        "password_hash": hash_password(spec.password),
+        "password_hash": hash_password(spec.password, spec.username),
         "role": spec.role,
         "display_name": spec.display_name,
         "is_demo": is_demo,
@@ -395,7 +285,10 @@ def create_account(
             ).scalar_one()
     except IntegrityError as exc:
         if "uq_accounts_username" in str(exc.orig) or "unique" in str(exc.orig).lower():
-            raise Conflict(f"username {spec.username!r} is taken (用户名已存在)") from exc
+            raise Conflict(
+                f"username {spec.username!r} is taken, in this or another case (用户名已存在，"
+                "不区分大小写)"
+            ) from exc
         raise InvalidInput(f"account rejected: {exc.orig}") from exc
     created = dict(
         conn.execute(select(*PUBLIC_COLUMNS).where(Account.id == new_id)).mappings().one()
@@ -440,12 +333,27 @@ def deactivate_account(
     return after
 
 
+def account_id_for_username(conn: Connection, username: str) -> int:
+    """The id of the account named ``username`` in any case (CLI commands name accounts)."""
+    account_id = conn.execute(
+        select(Account.id).where(func.lower(Account.username) == func.lower(literal(username)))
+    ).scalar()
+    if account_id is None:
+        raise NotFound(f"no account {username!r} (账号不存在)")
+    return int(account_id)
+
+
 def set_password(conn: Connection, actor: Actor, username: str, password: str) -> None:
-    """Replace an account's password (CLI) and withdraw its tokens; audited without the hash."""
-    new_hash = hash_password(password)
+    """Replace an account's password (CLI) and withdraw its tokens; audited without the hash.
+
+    Also lifts a lockout: whoever may set the password may let its owner sign in.
+    """
+    account_id = account_id_for_username(conn, username)
+    real_name = conn.execute(select(Account.username).where(Account.id == account_id)).scalar_one()
+    new_hash = hash_password(password, real_name)
     row = conn.execute(
         update(Account)
-        .where(Account.username == username)
+        .where(Account.id == account_id)
         .values(
             password_hash=new_hash,
             token_version=Account.token_version + 1,
@@ -453,9 +361,7 @@ def set_password(conn: Connection, actor: Actor, username: str, password: str) -
             locked_until=None,
         )
         .returning(Account.id, Account.town_code)
-    ).first()
-    if row is None:
-        raise NotFound(f"no account {username!r}")
+    ).one()
     record(
         conn,
         actor,
@@ -466,6 +372,53 @@ def set_password(conn: Connection, actor: Actor, username: str, password: str) -
         {"password": "changed"},
         town_code=row.town_code,
     )
+
+
+def unlock_account(conn: Connection, scope: Scope, actor: Actor, account_id: int) -> dict[str, Any]:
+    """Lift a sign-in lockout and clear the failure count (town admin or CLI); audited.
+
+    A conflict when the account has nothing to lift, so a repeated click does not log twice.
+    """
+    if scope.read_only or scope.role is not Role.TOWN_ADMIN:
+        raise Forbidden("only the town safety office may unlock accounts (仅镇安委办可解锁账号)")
+    get_account(conn, scope, account_id)  # 404 outside the scope
+    before = (
+        conn.execute(
+            select(Account.failed_logins, Account.locked_until)
+            .where(Account.id == account_id)
+            .with_for_update()
+        )
+        .mappings()
+        .one()
+    )
+    changed = (
+        conn.execute(
+            update(Account)
+            .where(
+                Account.id == account_id,
+                scope_clause(Account, scope),
+                (Account.failed_logins > 0) | Account.locked_until.is_not(None),
+            )
+            .values(failed_logins=0, locked_until=None)
+            .returning(*PUBLIC_COLUMNS)
+        )
+        .mappings()
+        .first()
+    )
+    if changed is None:
+        raise Conflict(f"account {account_id} is not locked (账号未被锁定)")
+    after = dict(changed)
+    record(
+        conn,
+        actor,
+        "unlock",
+        "accounts",
+        account_id,
+        dict(before),
+        {"failed_logins": 0, "locked_until": None},
+        town_code=after["town_code"],
+    )
+    return after
 
 
 # --- demo accounts ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from api.main import create_app
 from gis.access import Role
 from gis.db.models import Staff, Unit, Village
 from gis.settings import Settings
-from tests.accounts import bearer_token, make_account
+from tests.accounts import TEST_SECRET, bearer_token, make_account
 from tests.conftest import DEMO_TOWN
 
 ClientAs = Callable[..., TestClient]
@@ -28,7 +28,10 @@ ClientAs = Callable[..., TestClient]
 
 @pytest.fixture
 def api_app(db_engine: Engine, db_conn: Connection) -> FastAPI:
-    app = create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x"), db_engine)
+    app = create_app(
+        Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://unused@127.0.0.1/x"),
+        db_engine,
+    )
     app.dependency_overrides[get_conn] = lambda: db_conn
     return app
 

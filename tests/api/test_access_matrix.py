@@ -59,10 +59,10 @@ from gis.db.models import (
 )
 from gis.queries.layers import LAYERS
 from gis.settings import Settings
-from tests.accounts import bearer_token, make_account
+from tests.accounts import TEST_SECRET, bearer_token, make_account
 from tests.conftest import DEMO_TOWN
 
-SETTINGS = Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x")
+SETTINGS = Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://unused@127.0.0.1/x")
 
 #: Routes that need no scope rule, and why. Adding a route here is a review decision.
 OPEN_ROUTES = {

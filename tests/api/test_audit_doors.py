@@ -38,13 +38,13 @@ from gis.db.access_models import AuditLog
 from gis.db.assignment_models import AssignmentRun
 from gis.db.local_server import LocalServer
 from gis.settings import Settings, get_settings
-from tests.accounts import TEST_PASSWORD, make_account
+from tests.accounts import TEST_PASSWORD, TEST_SECRET, make_account
 from tests.api.conftest import ClientAs
 from tests.api.test_access_matrix import UNSAFE, app_routes
 from tests.conftest import DEMO_TOWN
 from tests.throwaway import throwaway_server
 
-SETTINGS = Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x")
+SETTINGS = Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://unused@127.0.0.1/x")
 #: A new unit with a valid 统一社会信用代码 inside the demo town (as in tests/api/test_exchange.py).
 LEDGER_CSV = (
     "单位名称,统一社会信用代码,经度,纬度,行业代码,风险等级\n"
@@ -169,6 +169,22 @@ def _deactivate_account(api: Api) -> None:
     api.doors.expect("deactivate", "accounts", api.admin_name, key=target["id"])
 
 
+def _unlock_account(api: Api) -> None:
+    target = api.account()
+    api.conn.execute(
+        text(
+            "UPDATE accounts SET failed_logins = 5, locked_until = now() + interval '9 min'"
+            " WHERE id = :id"
+        ),
+        {"id": target["id"]},
+    )
+    api.doors.mark()
+    response = api.admin.post(f"/api/v1/accounts/{target['id']}/unlock")
+    assert response.status_code == 200, response.text
+    (entry,) = api.doors.expect("unlock", "accounts", api.admin_name, key=target["id"])
+    assert entry["before"]["failed_logins"] == 5
+
+
 def _token(api: Api) -> None:
     account = api.account(Role.TOWN_ADMIN)
     api.doors.mark()
@@ -244,6 +260,7 @@ API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
     ("POST", "/api/v1/assignments/run"): _run_assignment,
     ("POST", "/api/v1/accounts"): _create_account,
     ("POST", "/api/v1/accounts/{account_id}/deactivate"): _deactivate_account,
+    ("POST", "/api/v1/accounts/{account_id}/unlock"): _unlock_account,
     ("POST", "/api/v1/auth/token"): _token,
     ("POST", "/api/v1/auth/logout"): _api_logout,
     ("POST", "/login"): _web_login,
@@ -397,11 +414,15 @@ def cluster() -> Iterator[LocalServer]:
 
 
 @pytest.fixture(scope="module")
-def demo_run(cluster: LocalServer) -> DemoRun:
+def demo_run(cluster: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """``gridsafe demo`` on a new database (it is a door itself); later doors reuse the town."""
     url = new_database(cluster, "demo")
+    data_dir = tmp_path_factory.mktemp("demo-data")
     with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("GRIDSAFE_SECRET_KEY", raising=False)
+        monkeypatch.setenv("GRIDSAFE_DATA_DIR", str(data_dir))  # where the demo keeps its key
         assert gridsafe(monkeypatch, url, "demo") == 0
+    assert (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
     with _connect(url) as conn:
         rows = conn.execute(select(AuditLog.__table__).order_by(AuditLog.id)).mappings()
         return DemoRun(url, [dict(r) for r in rows])
@@ -438,6 +459,11 @@ def _demo(c: Cli, demo: DemoRun) -> None:
 def _serve(c: Cli, demo: DemoRun) -> None:
     url = c.fresh()
     doors = c.doors(url)
+    # The only command here that signs anything; every other door runs without a secret.
+    c.monkeypatch.delenv("GRIDSAFE_SECRET_KEY", raising=False)
+    assert c.run(url, "serve") == 2
+    assert not _has_log(url)  # refused before the database is touched, not even migrated
+    c.monkeypatch.setenv("GRIDSAFE_SECRET_KEY", TEST_SECRET)
     assert c.run(url, "serve") == 0
     (entry,) = doors.expect("migrate", "alembic_version", "cli:prepare")
     assert entry["before"] == {"revision": None} and entry["after"]["revision"]
@@ -466,7 +492,7 @@ def _db_downgrade(c: Cli, demo: DemoRun) -> None:
     doors = c.doors(url)
     assert c.run(url, "db", "downgrade", "--revision", "0003@-1") == 0
     (entry,) = doors.expect("migrate", "alembic_version", "cli:db-downgrade")
-    assert entry["before"] == {"revision": "0002,0003"} and entry["after"] == {"revision": "0002"}
+    assert entry["before"] == {"revision": "0003,0004"} and entry["after"] == {"revision": "0004"}
 
 
 def _generate(c: Cli, demo: DemoRun) -> None:
@@ -515,27 +541,43 @@ def _account(c: Cli, *argv: str) -> None:
 def _create_admin(c: Cli, demo: DemoRun) -> None:
     doors = c.doors(demo.url)
     _account(c, "create-admin", "--username", "door-admin", "--password-stdin")
-    doors.expect("create", "accounts", "cli")
+    doors.expect("create", "accounts", "cli:account-create-admin")
 
 
 def _create(c: Cli, demo: DemoRun) -> None:
     doors = c.doors(demo.url)
     _account(c, "create", "--username", "door-public", "--role", "public", "--password-stdin")
-    doors.expect("create", "accounts", "cli")
+    doors.expect("create", "accounts", "cli:account-create")
 
 
 def _deactivate(c: Cli, demo: DemoRun) -> None:
     _account(c, "create", "--username", "door-leaver", "--role", "public", "--password-stdin")
     doors = c.doors(demo.url)
     _account(c, "deactivate", "door-leaver")
-    doors.expect("deactivate", "accounts", "cli")
+    doors.expect("deactivate", "accounts", "cli:account-deactivate")
 
 
 def _set_password(c: Cli, demo: DemoRun) -> None:
     _account(c, "create", "--username", "door-forgetful", "--role", "public", "--password-stdin")
     doors = c.doors(demo.url)
     _account(c, "set-password", "door-forgetful", "--password-stdin")
-    doors.expect("set_password", "accounts", "cli")
+    doors.expect("set_password", "accounts", "cli:account-set-password")
+
+
+def _unlock(c: Cli, demo: DemoRun) -> None:
+    _account(c, "create", "--username", "door-locked", "--role", "public", "--password-stdin")
+    with _connect(demo.url) as conn:
+        conn.execute(
+            text(
+                "UPDATE accounts SET failed_logins = 5, locked_until = now() + interval '9 min'"
+                " WHERE username = 'door-locked'"
+            )
+        )
+        conn.commit()
+    doors = c.doors(demo.url)
+    _account(c, "unlock", "DOOR-LOCKED")  # names match in any case
+    (entry,) = doors.expect("unlock", "accounts", "cli:account-unlock")
+    assert entry["before"]["failed_logins"] == 5 and entry["after"]["locked_until"] is None
 
 
 def _restore(c: Cli, demo: DemoRun) -> None:
@@ -563,7 +605,7 @@ def _restore(c: Cli, demo: DemoRun) -> None:
             select(AuditLog.action, AuditLog.actor).where(AuditLog.id == undone)
         ).one()
     # The data went back to the dump; the history of what was done (and undone) did not.
-    assert exists == 0 and tuple(kept) == ("create", "cli")
+    assert exists == 0 and tuple(kept) == ("create", "cli:account-create")
 
 
 #: Every command that writes, and how to use it for real (see the module docstring).
@@ -580,6 +622,7 @@ CLI_DOORS: dict[tuple[str, ...], Callable[[Cli, DemoRun], None]] = {
     ("account", "create"): _create,
     ("account", "deactivate"): _deactivate,
     ("account", "set-password"): _set_password,
+    ("account", "unlock"): _unlock,
     ("restore",): _restore,
 }
 

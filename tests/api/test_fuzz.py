@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine
 from api.dependencies import get_conn
 from api.main import create_app
 from gis.settings import Settings
-from tests.accounts import bearer_headers
+from tests.accounts import TEST_SECRET, bearer_headers
 from tests.conftest import DEMO_TOWN
 
 FUZZ_EXAMPLES = int(os.environ.get("GRIDSAFE_FUZZ_EXAMPLES", "25"))
@@ -83,7 +83,9 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
 
 #: One app for the module: schemathesis reads its schema at import time to make one test per
 #: operation; each test then points it at its own transaction (``fuzz_app``).
-APP = create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x"))
+APP = create_app(
+    Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://unused@127.0.0.1/x")
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine
 
 from api.main import create_app
 from gis.settings import Settings
-from tests.accounts import bearer_token
+from tests.accounts import TEST_SECRET, bearer_token
 
 
 def test_health_reports_migrated_database(client: TestClient) -> None:
@@ -23,7 +23,10 @@ def test_database_unreachable_gives_503() -> None:
     engine = create_engine(
         "postgresql+psycopg://nobody:x@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
     )
-    app = create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x"), engine)
+    app = create_app(
+        Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://unused@127.0.0.1/x"),
+        engine,
+    )
     # A well-signed token: checking it needs the database, so the answer is 503, not 401.
     signed = {"Authorization": f"Bearer {bearer_token(1)}"}
     with TestClient(app, raise_server_exceptions=False) as client:

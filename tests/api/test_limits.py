@@ -61,9 +61,14 @@ def test_a_chunked_body_is_cut_off_at_the_limit(client: TestClient) -> None:
 def test_the_service_installs_the_limit() -> None:
     from api.main import create_app
     from gis.settings import Settings
+    from tests.accounts import TEST_SECRET
 
     app = create_app(
-        Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x", upload_max_bytes=10)
+        Settings(
+            secret_key=TEST_SECRET,
+            database_url="postgresql+psycopg://unused@127.0.0.1/x",
+            upload_max_bytes=10,
+        )
     )
     with TestClient(app) as test_client:
         response = test_client.post("/api/v1/auth/token", content=b"x" * 11)

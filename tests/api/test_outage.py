@@ -13,6 +13,7 @@ from gis.access import Role, Scope
 from gis.db.engine import engine_for
 from gis.io.dataset import load_dataset
 from gis.settings import Settings
+from tests.accounts import TEST_SECRET
 from tests.throwaway import (
     TINY_TOWN,
     TINY_VILLAGES,
@@ -39,7 +40,7 @@ def test_database_outage_gives_503_and_the_service_recovers(tmp_path: Path) -> N
         setup.dispose()
         # The engine the service itself uses (pool_pre_ping, connect timeout), not a test double.
         engine = engine_for(server.url())
-        app = create_app(Settings(database_url=server.url()), engine)
+        app = create_app(Settings(secret_key=TEST_SECRET, database_url=server.url()), engine)
         _as_town_admin(app)
         village = f"/api/v1/units?village={TINY_VILLAGES[0]}"
         try:

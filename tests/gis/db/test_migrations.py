@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Engine, create_engine, inspect, make_url, text
+from sqlalchemy.exc import IntegrityError
 
 from gis.audit import Actor
 from gis.db import migrate
@@ -97,3 +98,28 @@ def test_models_match_migrations(db_engine: Engine) -> None:
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_0004_names_case_variant_usernames_instead_of_failing_on_the_index(
+    empty_engine: Engine,
+) -> None:
+    """Usernames unique regardless of case: existing clashes are named, nothing is changed."""
+    migrate.upgrade(empty_engine, ACTOR, "0002")
+    with empty_engine.begin() as conn:
+        for name in ("Chief-7", "chief-7", "other"):
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (username, password_hash, role, county_code, active,"
+                    " is_demo, token_version, failed_logins)"
+                    " VALUES (:n, 'x', 'county_office', '411003000000', true, false, 0, 0)"
+                ),
+                {"n": name},
+            )
+    with pytest.raises(RuntimeError, match="Chief-7, chief-7"):
+        migrate.upgrade(empty_engine, ACTOR)
+    assert "0004" not in (migrate.current(empty_engine) or "")
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET username = 'chief-7b' WHERE username = 'chief-7'"))
+    migrate.upgrade(empty_engine, ACTOR)
+    with empty_engine.begin() as conn, pytest.raises(IntegrityError):
+        conn.execute(text("UPDATE accounts SET username = 'OTHER' WHERE username = 'chief-7b'"))
