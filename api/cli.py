@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_backup.add_commands(sub)
     cli_gaps.add_commands(sub)
     __import__("api.cli_route").cli_route.add_commands(sub)
+    __import__("api.cli_hazards").cli_hazards.add_commands(sub)
     return parser
 
 

@@ -22,12 +22,17 @@ from gis.errors import (
     ImportRejected,
     InvalidInput,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    TransitionRefused,
     Unauthenticated,
 )
 
 STATUS: dict[type[GridsafeError], int] = {
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
+    PreconditionRequired: 428,
     Unauthenticated: 401,
     Forbidden: 403,
     InvalidInput: 400,
@@ -62,6 +67,8 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
             }
             for p in exc.problems
         ]
+    if isinstance(exc, TransitionRefused):
+        body["current"] = jsonable_encoder(exc.current)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     return JSONResponse(body, status_code=_status(exc), headers=headers)
 

@@ -27,6 +27,8 @@ from api.routers import (
     web,
 )
 from api.routers import assignments as assignment_routes
+from api.routers import hazards as hazard_routes
+from api.routers import inspections as inspection_records
 from api.security_headers import SecurityHeaders
 from gis.db.engine import get_engine
 from gis.settings import Settings, get_settings
@@ -76,5 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(accounts.router)
     app.include_router(audit.router)
     app.include_router(reports.router)
+    app.include_router(hazard_routes.router)
+    app.include_router(inspection_records.router)
     app.include_router(web.router)
     return app

@@ -40,8 +40,9 @@ def load(data: Path) -> dict[str, pd.DataFrame]:
     staff = read_layer(data / "staff.geojson")
     roads = read_layer(data / "roads.geojson")
     town_of = dict(zip(villages["code"], villages["town_code"], strict=True))
-    units = units.assign(id=np.arange(1, len(units) + 1),
-                         town_code=units["village_code"].map(town_of))
+    units = units.assign(
+        id=np.arange(1, len(units) + 1), town_code=units["village_code"].map(town_of)
+    )
     staff = staff.assign(id=np.arange(1, len(staff) + 1))
     if "town_code" not in staff:
         staff["town_code"] = staff["home_village_code"].map(town_of)
@@ -50,12 +51,18 @@ def load(data: Path) -> dict[str, pd.DataFrame]:
     first = _xy([g.interpolate(0) for g in roads.geometry])
     last = _xy([g.interpolate(1, normalized=True) for g in roads.geometry])
     cost = roads["length_m"].astype(float) / (roads["speed_kmh"].astype(float) / 3.6)
-    edges = pd.DataFrame({
-        "source": roads["source"].astype(np.int64) + town_no,
-        "target": roads["target"].astype(np.int64) + town_no,
-        "cost_s": cost, "reverse_cost_s": np.where(roads["oneway"].astype(bool), -1.0, cost),
-        "x0": first[:, 0], "y0": first[:, 1], "x1": last[:, 0], "y1": last[:, 1],
-    })
+    edges = pd.DataFrame(
+        {
+            "source": roads["source"].astype(np.int64) + town_no,
+            "target": roads["target"].astype(np.int64) + town_no,
+            "cost_s": cost,
+            "reverse_cost_s": np.where(roads["oneway"].astype(bool), -1.0, cost),
+            "x0": first[:, 0],
+            "y0": first[:, 1],
+            "x1": last[:, 0],
+            "y1": last[:, 1],
+        }
+    )
     return {
         "villages": villages.assign(xy=list(_xy(villages.geometry.representative_point()))),
         "units": units.assign(xy=list(_xy(units.geometry))),
@@ -68,8 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, help="a generated dataset directory")
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--cpsat", type=float, metavar="S",
-                        help="also run the CP-SAT model, S seconds per stage and component")
+    parser.add_argument(
+        "--cpsat",
+        type=float,
+        metavar="S",
+        help="also run the CP-SAT model, S seconds per stage and component",
+    )
     args = parser.parse_args()
     data = args.data
     t_gen = 0.0
@@ -92,25 +103,39 @@ def main() -> None:
 
     t0 = time.perf_counter()
     graph = rg.graph_from_edges(f["edges"])
-    places = pd.concat([
-        pd.DataFrame({"place": "u" + f["units"]["id"].astype(str), "xy": f["units"]["xy"]}),
-        pd.DataFrame({"place": "v" + f["villages"]["code"], "xy": f["villages"]["xy"]}),
-    ], ignore_index=True)
+    places = pd.concat(
+        [
+            pd.DataFrame({"place": "u" + f["units"]["id"].astype(str), "xy": f["units"]["xy"]}),
+            pd.DataFrame({"place": "v" + f["villages"]["code"], "xy": f["villages"]["xy"]}),
+        ],
+        ignore_index=True,
+    )
     place_index = pd.Series(np.arange(len(places)), index=places["place"])
     person_index = pd.Series(np.arange(len(f["staff"])), index=f["staff"]["id"].to_numpy())
     dest = place_index[rules.place_key(slots)[pairs["slot"]].to_numpy()].to_numpy()
     origin = person_index[pairs["staff_id"]].to_numpy()
-    pairs["cost"] = rg.pair_travel_seconds(graph, np.stack(f["staff"]["xy"].to_numpy()),
-                                           np.stack(places["xy"].to_numpy()), origin, dest)
+    pairs["cost"] = rg.pair_travel_seconds(
+        graph,
+        np.stack(f["staff"]["xy"].to_numpy()),
+        np.stack(places["xy"].to_numpy()),
+        origin,
+        dest,
+    )
     t_travel = time.perf_counter() - t0
 
     problem = core.from_frames(slots, f["staff"], pairs)
 
     def summary(sol: core.Solution, seconds: float) -> dict[str, object]:
-        return {"filled": sol.filled, "travel_s": sol.travel, "travel_best_s": sol.travel_best,
-                "travel_bound_s": sol.travel_bound, "gap": round(sol.gap, 5),
-                "max_load_permille": sol.max_load_permille, "seconds": round(seconds, 2),
-                "stages_s": {k: round(v, 2) for k, v in sol.seconds.items()}}
+        return {
+            "filled": sol.filled,
+            "travel_s": sol.travel,
+            "travel_best_s": sol.travel_best,
+            "travel_bound_s": sol.travel_bound,
+            "gap": round(sol.gap, 5),
+            "max_load_permille": sol.max_load_permille,
+            "seconds": round(seconds, 2),
+            "stages_s": {k: round(v, 2) for k, v in sol.seconds.items()},
+        }
 
     t0 = time.perf_counter()
     best = core.solve(problem)
@@ -122,26 +147,40 @@ def main() -> None:
     if args.cpsat:
         t0 = time.perf_counter()
         cpsat = core.solve_cpsat(problem, time_limit_s=args.cpsat, gap_limit=1e-3)
-        witness = {"cp_sat": summary(cpsat, time.perf_counter() - t0)
-                   | {"optimal": cpsat.optimal}}
+        witness = {"cp_sat": summary(cpsat, time.perf_counter() - t0) | {"optimal": cpsat.optimal}}
 
     counts = slots.groupby("role").size().to_dict()
-    print(json.dumps({
-        "machine": f"{platform.machine()} {platform.python_version()}",
-        "data": str(data), "generate_s": round(t_gen, 1),
-        "units": len(f["units"]), "staff": len(f["staff"]), "villages": len(f["villages"]),
-        "road_edges": len(f["edges"]), "slots": len(slots), "slots_by_role": counts,
-        "pairs": len(pairs), "components": best.components,
-        "load_s": round(t_load, 2), "rules_s": round(t_rules, 2),
-        "travel_s": round(t_travel, 2),
-        "flow": summary(best, t_solve) | {"optimal": best.optimal},
-        "greedy": summary(greedy, t_greedy),
-        "flow_vs_greedy": {"filled": best.filled - greedy.filled,
-                           "travel": round(best.travel / max(greedy.travel, 1), 4),
-                           "seconds": round(t_solve / max(t_greedy, 1e-9), 1)},
-        **witness,
-        "total_engine_s": round(t_rules + t_travel + t_solve, 2),
-    }, ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {platform.python_version()}",
+                "data": str(data),
+                "generate_s": round(t_gen, 1),
+                "units": len(f["units"]),
+                "staff": len(f["staff"]),
+                "villages": len(f["villages"]),
+                "road_edges": len(f["edges"]),
+                "slots": len(slots),
+                "slots_by_role": counts,
+                "pairs": len(pairs),
+                "components": best.components,
+                "load_s": round(t_load, 2),
+                "rules_s": round(t_rules, 2),
+                "travel_s": round(t_travel, 2),
+                "flow": summary(best, t_solve) | {"optimal": best.optimal},
+                "greedy": summary(greedy, t_greedy),
+                "flow_vs_greedy": {
+                    "filled": best.filled - greedy.filled,
+                    "travel": round(best.travel / max(greedy.travel, 1), 4),
+                    "seconds": round(t_solve / max(t_greedy, 1e-9), 1),
+                },
+                **witness,
+                "total_engine_s": round(t_rules + t_travel + t_solve, 2),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

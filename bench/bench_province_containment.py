@@ -59,15 +59,22 @@ def main() -> None:
     med = {name: statistics.median(times) for name, times in runs.items()}
     located = int((results["exact"]["n_grids"] > 0).sum())
     assert results["sjoin"].index.nunique() == located  # both find the same units inside
-    print(json.dumps({
-        "units": len(points), "villages": len(villages), "read_s": round(read_s, 1),
-        "median_s": {k: round(v, 2) for k, v in med.items()},
-        "exact_vs_sjoin": round(med["exact"] / med["sjoin"], 2),
-        "tol1m_vs_sjoin": round(med["tol1m"] / med["sjoin"], 2),
-        "units_in_a_grid": located,
-        "on_boundary_tol1m": int(results["tol1m"]["on_boundary"].sum()),
-        "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "units": len(points),
+                "villages": len(villages),
+                "read_s": round(read_s, 1),
+                "median_s": {k: round(v, 2) for k, v in med.items()},
+                "exact_vs_sjoin": round(med["exact"] / med["sjoin"], 2),
+                "tol1m_vs_sjoin": round(med["tol1m"] / med["sjoin"], 2),
+                "units_in_a_grid": located,
+                "on_boundary_tol1m": int(results["tol1m"]["on_boundary"].sum()),
+                "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -173,12 +173,42 @@ class HazardLevel(LabelledEnum):
 
 
 class HazardStatus(LabelledEnum):
-    """The closed loop: report → rectify → review → sign-off (销号)."""
+    """The closed loop: report → confirm → rectify → submit → review → sign-off (销号).
 
-    REPORTED = "reported", "待整改"
+    The transitions between these states are data: ``gis.workflows.hazards.TRANSITIONS``.
+    ``awaiting_review`` is "rectification submitted"; ``awaiting_countersign`` is a major hazard
+    signed once and waiting for its second, different signer.
+    """
+
+    REPORTED = "reported", "待确认"
+    CONFIRMED = "confirmed", "已确认"
+    REJECTED = "rejected", "不予认定"
     RECTIFYING = "rectifying", "整改中"
     AWAITING_REVIEW = "awaiting_review", "待复查"
+    REVIEWED = "reviewed", "复查合格"
+    AWAITING_COUNTERSIGN = "awaiting_countersign", "待复核签字"
     CLOSED = "closed", "已销号"
+
+
+class EscalationLevel(LabelledEnum):
+    """Who supervises an overdue hazard (逾期督办), climbing with the days overdue."""
+
+    VILLAGE = "village", "村级督办"
+    TOWN = "town", "镇级督办"
+    COUNTY = "county", "区级督办"
+
+
+class PhotoKind(LabelledEnum):
+    BEFORE = "before", "整改前"
+    AFTER = "after", "整改后"
+
+
+class ItemResult(LabelledEnum):
+    """The result of one checklist item in an inspection."""
+
+    OK = "ok", "合格"
+    HAZARD = "hazard", "存在隐患"
+    NOT_APPLICABLE = "na", "不适用"
 
 
 class ResponsibilityRole(LabelledEnum):

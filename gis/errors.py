@@ -23,6 +23,37 @@ class Conflict(GridsafeError):
     code = "conflict"
 
 
+class TransitionRefused(Conflict):
+    """A state change the hazard's current state (or signer rule) does not allow.
+
+    ``current`` (status, version, …) goes into the error body so the client can refresh.
+    """
+
+    code = "transition_refused"
+
+    def __init__(self, message: str, current: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.current = current or {}
+
+
+class StaleVersion(TransitionRefused):
+    """The client's version (body ``version``) is not the row's current one: 409."""
+
+    code = "stale_version"
+
+
+class PreconditionFailed(StaleVersion):
+    """The client's ``If-Match`` ETag is not the row's current version: 412."""
+
+    code = "precondition_failed"
+
+
+class PreconditionRequired(GridsafeError):
+    """A state change sent without the version it is based on (If-Match or ``version``)."""
+
+    code = "precondition_required"
+
+
 class InvalidInput(GridsafeError):
     code = "invalid_input"
 

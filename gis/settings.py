@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     port: int = 8000
     page_size_max: int = 5000
     upload_max_bytes: int = 50 * 1024 * 1024
+    photo_max_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest hazard photo accepted (bytes)."
+    )
+    checkin_radius_m: float = Field(
+        default=100.0,
+        gt=0,
+        description="An inspection's GPS check-in farther than this from the unit is flagged.",
+    )
 
     @property
     def tianditu_token(self) -> str | None:

@@ -19,8 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = generate(args.out, seed=args.seed, scale=args.scale, towns=args.towns)
     counts = {k: v["count"] for k, v in manifest["files"].items()}
-    print(json.dumps({"scale": args.scale, "seconds": manifest["_seconds"], "counts": counts,
-                      "road_km": manifest["road_km"]}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "scale": args.scale,
+                "seconds": manifest["_seconds"],
+                "counts": counts,
+                "road_km": manifest["road_km"],
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

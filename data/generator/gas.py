@@ -47,8 +47,9 @@ class GasNetwork:
 
     @property
     def medium_m(self) -> BaseGeometry:
-        return shapely.union_all([p.geom_m for p in self.pipelines
-                                  if p.pressure_class is PressureClass.MEDIUM])
+        return shapely.union_all(
+            [p.geom_m for p in self.pipelines if p.pressure_class is PressureClass.MEDIUM]
+        )
 
     @property
     def all_m(self) -> BaseGeometry:
@@ -70,15 +71,23 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
     station = np.array([station_on.x, station_on.y + 40.0])
     coords = shapely.get_coordinates(s_main)
     west_end = coords[0] if coords[0][0] < coords[-1][0] else coords[-1]
-    feed = shapely.ops.substring(s_main, min(s_main.project(shapely.Point(west_end)),
-                                             s_main.project(station_on)),
-                                 max(s_main.project(shapely.Point(west_end)),
-                                     s_main.project(station_on)))
+    feed = shapely.ops.substring(
+        s_main,
+        min(s_main.project(shapely.Point(west_end)), s_main.project(station_on)),
+        max(s_main.project(shapely.Point(west_end)), s_main.project(station_on)),
+    )
     feed = feed.offset_curve(25.0)
-    pipelines = [Pipeline("CGY-001", "次高压输气管线（西线）", PressureClass.SUB_HIGH,
-                          int(rng.choice([200, 250, 300])), "L245钢管",
-                          int(rng.integers(2012, 2017)),
-                          shapely.LineString(np.vstack([shapely.get_coordinates(feed), station])))]
+    pipelines = [
+        Pipeline(
+            "CGY-001",
+            "次高压输气管线（西线）",
+            PressureClass.SUB_HIGH,
+            int(rng.choice([200, 250, 300])),
+            "L245钢管",
+            int(rng.integers(2012, 2017)),
+            shapely.LineString(np.vstack([shapely.get_coordinates(feed), station])),
+        )
+    ]
 
     graph = nx.Graph()
     for e in roads.edges:
@@ -107,8 +116,11 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
         path = paths.get(nearest(xy))
         if path is None or len(path) < 2:
             continue
-        new = [(a, b) for a, b in zip(path[:-1], path[1:], strict=True)
-               if (min(a, b), max(a, b)) not in used]
+        new = [
+            (a, b)
+            for a, b in zip(path[:-1], path[1:], strict=True)
+            if (min(a, b), max(a, b)) not in used
+        ]
         if not new:
             continue
         used.update((min(a, b), max(a, b)) for a, b in new)
@@ -116,25 +128,51 @@ def build_gas(town: Town, roads: RoadNetwork, rng: np.random.Generator) -> GasNe
         for part in shapely.get_parts(merged):
             n = len(pipelines)
             dn = 200 if n <= 2 else int(rng.choice([110, 160]))
-            pipelines.append(Pipeline(f"ZY-{n:03d}", f"中压燃气支线（至{name}）",
-                                      PressureClass.MEDIUM, dn, "PE100",
-                                      int(rng.integers(2016, 2024)), part))
+            pipelines.append(
+                Pipeline(
+                    f"ZY-{n:03d}",
+                    f"中压燃气支线（至{name}）",
+                    PressureClass.MEDIUM,
+                    dn,
+                    "PE100",
+                    int(rng.integers(2016, 2024)),
+                    part,
+                )
+            )
         branch_ends.append((name, shapely.get_coordinates(merged)[-1]))
 
-    facilities = [PointFeature("TYZ-01", GasFacilityKind.REGULATOR_STATION.value,
-                               f"{town.spec.short_name}天然气调压站", station)]
+    facilities = [
+        PointFeature(
+            "TYZ-01",
+            GasFacilityKind.REGULATOR_STATION.value,
+            f"{town.spec.short_name}天然气调压站",
+            station,
+        )
+    ]
     valves = 0
     for p in pipelines:
         step = rng.uniform(1000, 2000)
         for d in np.arange(step / 2, p.geom_m.length, step):
             valves += 1
             q = p.geom_m.interpolate(d)
-            facilities.append(PointFeature(f"FM-{valves:03d}", GasFacilityKind.VALVE.value,
-                                           f"{p.name}{valves}号阀门井", np.array([q.x, q.y])))
+            facilities.append(
+                PointFeature(
+                    f"FM-{valves:03d}",
+                    GasFacilityKind.VALVE.value,
+                    f"{p.name}{valves}号阀门井",
+                    np.array([q.x, q.y]),
+                )
+            )
     far_ends = sorted(branch_ends, key=lambda t: -float(np.hypot(*(t[1] - station))))
     for k, (name, xy) in enumerate(far_ends[: int(rng.integers(2, 5))]):
-        facilities.append(PointFeature(f"TYG-{k + 1:02d}", GasFacilityKind.REGULATOR_BOX.value,
-                                       f"{name}村调压柜", xy + np.array([8.0, 8.0])))
+        facilities.append(
+            PointFeature(
+                f"TYG-{k + 1:02d}",
+                GasFacilityKind.REGULATOR_BOX.value,
+                f"{name}村调压柜",
+                xy + np.array([8.0, 8.0]),
+            )
+        )
     return GasNetwork(pipelines, facilities)
 
 
@@ -143,18 +181,34 @@ def build_fire_stations(town: Town, rng: np.random.Generator) -> list[PointFeatu
     c = town.centre
     seat = town.spec.short_name
     out = [
-        PointFeature("XFD-01", FireStationKind.FIRE_STATION.value, f"{seat}专职消防队",
-                     c + np.array([150.0, -120.0]), int(rng.integers(10, 16))),
-        PointFeature("YJD-01", FireStationKind.EMERGENCY_TEAM.value, f"{seat}应急救援队",
-                     c + np.array([-140.0, 110.0]), int(rng.integers(15, 31))),
+        PointFeature(
+            "XFD-01",
+            FireStationKind.FIRE_STATION.value,
+            f"{seat}专职消防队",
+            c + np.array([150.0, -120.0]),
+            int(rng.integers(10, 16)),
+        ),
+        PointFeature(
+            "YJD-01",
+            FireStationKind.EMERGENCY_TEAM.value,
+            f"{seat}应急救援队",
+            c + np.array([-140.0, 110.0]),
+            int(rng.integers(15, 31)),
+        ),
     ]
     big = sorted((v for v in town.villages if not v.seat), key=lambda v: (-v.population, v.code))
     n_micro = int(rng.integers(3, 7))
     hosts = [town.villages[1]] + big[: n_micro - 1]
     for k, v in enumerate(hosts):
-        out.append(PointFeature(f"WXZ-{k + 1:02d}", FireStationKind.MICRO_STATION.value,
-                                f"{v.short_name}微型消防站", v.settlement + rng.normal(0, 40, 2),
-                                int(rng.integers(6, 11))))
+        out.append(
+            PointFeature(
+                f"WXZ-{k + 1:02d}",
+                FireStationKind.MICRO_STATION.value,
+                f"{v.short_name}微型消防站",
+                v.settlement + rng.normal(0, 40, 2),
+                int(rng.integers(6, 11)),
+            )
+        )
     return out
 
 

@@ -54,8 +54,9 @@ def build_staff(town: Town, rng: np.random.Generator, phone_base: int = 0) -> li
     licences: dict[str, int] = {}
     seat = town.centre + np.array([60.0, 40.0])
 
-    def add(dept: str, role: StaffRole, lic: str | None, village: str | None, xy: np.ndarray
-            ) -> None:
+    def add(
+        dept: str, role: StaffRole, lic: str | None, village: str | None, xy: np.ndarray
+    ) -> None:
         n = len(people) + 1
         licence = None
         if lic is not None:
@@ -71,11 +72,21 @@ def build_staff(town: Town, rng: np.random.Generator, phone_base: int = 0) -> li
             cap_u, cap_t = 0, int(rng.integers(8, 13))
         else:
             cap_u, cap_t = 20, int(rng.integers(10, 16))
-        people.append(Person(
-            code=f"RY{n:04d}", name=person_name(rng, taken), department_code=dept, role=role,
-            home_village_code=village, capacity_units=cap_u, capacity_teams=cap_t,
-            phone=f"1380000{(phone_base + n) % 10000:04d}", license_no=licence,
-            active=bool(rng.random() > 0.02), xy=xy))
+        people.append(
+            Person(
+                code=f"RY{n:04d}",
+                name=person_name(rng, taken),
+                department_code=dept,
+                role=role,
+                home_village_code=village,
+                capacity_units=cap_u,
+                capacity_teams=cap_t,
+                phone=f"1380000{(phone_base + n) % 10000:04d}",
+                license_no=licence,
+                active=bool(rng.random() > 0.02),
+                xy=xy,
+            )
+        )
 
     for dept, role, count, lic in ROSTER:
         for _ in range(count):

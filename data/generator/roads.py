@@ -50,8 +50,9 @@ class RoadNetwork:
         return sum(e.length_m for e in self.edges) / 1000
 
 
-def _wiggle(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, step: float, amp: float
-            ) -> np.ndarray:
+def _wiggle(
+    rng: np.random.Generator, a: np.ndarray, b: np.ndarray, step: float, amp: float
+) -> np.ndarray:
     """Polyline from a to b with smooth perpendicular jitter (zero at both ends)."""
     length = float(np.hypot(*(b - a)))
     n = max(2, int(length // step) + 1)
@@ -66,13 +67,18 @@ def _wiggle(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, step: float,
 
 def _clip_parts(line: np.ndarray, region: BaseGeometry) -> list[shapely.LineString]:
     clipped = shapely.intersection(shapely.LineString(line), region)
-    return [p for p in shapely.get_parts(shapely.line_merge(clipped) if clipped.geom_type
-                                         == "MultiLineString" else clipped)
-            if p.geom_type == "LineString" and p.length > 1.0]
+    return [
+        p
+        for p in shapely.get_parts(
+            shapely.line_merge(clipped) if clipped.geom_type == "MultiLineString" else clipped
+        )
+        if p.geom_type == "LineString" and p.length > 1.0
+    ]
 
 
-def _main_roads(town: Town, rng: np.random.Generator
-                ) -> list[tuple[RoadClass, str, str, np.ndarray]]:
+def _main_roads(
+    town: Town, rng: np.random.Generator
+) -> list[tuple[RoadClass, str, str, np.ndarray]]:
     c = town.centre
     out: list[tuple[RoadClass, str, str, np.ndarray]] = []
 
@@ -156,8 +162,9 @@ def _village_at(town: Town, xy: np.ndarray) -> str:
     return best.short_name
 
 
-def _grid(town: Town, rng: np.random.Generator, region: BaseGeometry, spacing: float
-          ) -> list[tuple[RoadClass, str, str, shapely.LineString]]:
+def _grid(
+    town: Town, rng: np.random.Generator, region: BaseGeometry, spacing: float
+) -> list[tuple[RoadClass, str, str, shapely.LineString]]:
     """Jittered orthogonal 村道 grid: Henan plain field roads run north–south and east–west."""
     minx, miny, maxx, maxy = town.geom_m.bounds
     out: list[tuple[RoadClass, str, str, shapely.LineString]] = []
@@ -171,8 +178,9 @@ def _grid(town: Town, rng: np.random.Generator, region: BaseGeometry, spacing: f
             v = start + i * spacing + rng.uniform(-0.2, 0.2) * spacing
             a = np.array([v, olo - 100]) if axis == 0 else np.array([olo - 100, v])
             b = np.array([v, ohi + 100]) if axis == 0 else np.array([ohi + 100, v])
-            b = b + rng.normal(0, 0.03 * spacing, 2) * (np.array([1, 0]) if axis == 0
-                                                        else np.array([0, 1]))
+            b = b + rng.normal(0, 0.03 * spacing, 2) * (
+                np.array([1, 0]) if axis == 0 else np.array([0, 1])
+            )
             for part in _clip_parts(_wiggle(rng, a, b, 400, 25), region):
                 n += 1
                 mid = shapely.get_coordinates(part.interpolate(0.5, normalized=True))[0]
@@ -180,8 +188,9 @@ def _grid(town: Town, rng: np.random.Generator, region: BaseGeometry, spacing: f
     return out
 
 
-def _node(town: Town, lines: list[tuple[RoadClass, str, str, shapely.LineString]]
-          ) -> list[RoadEdge]:
+def _node(
+    town: Town, lines: list[tuple[RoadClass, str, str, shapely.LineString]]
+) -> list[RoadEdge]:
     """Split lines at every crossing, label pieces from their source line, keep one component."""
     geoms = np.array([ln for *_, ln in lines])
     noded = shapely.get_parts(shapely.union_all(geoms))

@@ -82,15 +82,17 @@ class Town:
         return np.asarray(self.spec.centre, dtype=float)
 
 
-def town_outline(rng: np.random.Generator, centre: tuple[float, float], area_km2: float
-                 ) -> shapely.Polygon:
+def town_outline(
+    rng: np.random.Generator, centre: tuple[float, float], area_km2: float
+) -> shapely.Polygon:
     """A smoothed random-radius star (12–16 control points, ±25 % radius), metres, given area."""
     k = int(rng.integers(12, 17))
     step = 2 * np.pi / k
     angles = np.arange(k) * step + rng.uniform(-0.2, 0.2, k) * step
     radii = 1.0 + rng.uniform(-0.25, 0.25, k)
-    spline = CubicSpline(np.append(angles, angles[0] + 2 * np.pi), np.append(radii, radii[0]),
-                         bc_type="periodic")
+    spline = CubicSpline(
+        np.append(angles, angles[0] + 2 * np.pi), np.append(radii, radii[0]), bc_type="periodic"
+    )
     theta = angles[0] + np.linspace(0, 2 * np.pi, 240, endpoint=False)
     r = np.clip(spline(theta), 0.4, None)
     # The bounding box of §5.1 is 12.0 × 10.5 km: stretch east–west.
@@ -112,8 +114,13 @@ def _voronoi_regions(seeds: np.ndarray) -> tuple[np.ndarray, list[list[int]]]:
     return vor.vertices, regions
 
 
-def lloyd(seeds: np.ndarray, region_m: BaseGeometry, fixed: np.ndarray, iterations: int,
-          keep_out: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+def lloyd(
+    seeds: np.ndarray,
+    region_m: BaseGeometry,
+    fixed: np.ndarray,
+    iterations: int,
+    keep_out: tuple[np.ndarray, float] | None = None,
+) -> np.ndarray:
     """Lloyd relaxation of the seeds not marked ``fixed``, cells clipped to ``region_m``.
 
     ``keep_out`` (centre, radius) pushes moving seeds radially out of a disc, which keeps the
@@ -190,7 +197,7 @@ def partition(region_ll: BaseGeometry, seeds_m: np.ndarray) -> list[BaseGeometry
     out_rings: dict[tuple[int, int], list[np.ndarray]] = {}
     start = 0
     for ring, (ci, pi, _ri) in zip(rings, owners, strict=True):
-        pts = allpts[start:start + len(ring)]
+        pts = allpts[start : start + len(ring)]
         start += len(ring)
         keep = np.ones(len(pts), dtype=bool)
         keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
@@ -206,8 +213,9 @@ def partition(region_ll: BaseGeometry, seeds_m: np.ndarray) -> list[BaseGeometry
                 continue
             poly = shapely.Polygon(ring_list[0], ring_list[1:])
             if not poly.is_valid:
-                raise RuntimeError(f"cell {ci} became invalid after rounding: "
-                                   f"{shapely.is_valid_reason(poly)}")
+                raise RuntimeError(
+                    f"cell {ci} became invalid after rounding: {shapely.is_valid_reason(poly)}"
+                )
             built.append(poly)
         result.append(built[0] if len(built) == 1 else shapely.MultiPolygon(built))
     return result
@@ -243,10 +251,14 @@ def build_town(spec: TownSpec, rng: np.random.Generator) -> Town:
     outline_ll = shapely.Polygon(to_lonlat(shapely.get_coordinates(outline_m.exterior)))
     centre = np.asarray(spec.centre, dtype=float)
     n_other = spec.n_villages - spec.n_seat
-    ang = np.pi / 4 + np.arange(spec.n_seat) * 2 * np.pi / spec.n_seat + rng.uniform(-0.2, 0.2,
-                                                                                    spec.n_seat)
+    ang = (
+        np.pi / 4
+        + np.arange(spec.n_seat) * 2 * np.pi / spec.n_seat
+        + rng.uniform(-0.2, 0.2, spec.n_seat)
+    )
     seat = centre + rng.uniform(300, 360, spec.n_seat)[:, None] * np.column_stack(
-        [np.cos(ang), np.sin(ang)])
+        [np.cos(ang), np.sin(ang)]
+    )
     minx, miny, maxx, maxy = outline_m.bounds
     others: list[np.ndarray] = []
     tries = 0
@@ -255,8 +267,11 @@ def build_town(spec: TownSpec, rng: np.random.Generator) -> Town:
         p = rng.uniform([minx, miny], [maxx, maxy])
         # A minimum spacing gives Lloyd an even start, so 2–3 iterations suffice.
         spacing = 1250.0 if tries < 200 * n_other else 0.0
-        if (np.hypot(*(p - centre)) > 1200 and outline_m.contains(shapely.Point(p))
-                and all(np.hypot(*(p - q)) > spacing for q in others)):
+        if (
+            np.hypot(*(p - centre)) > 1200
+            and outline_m.contains(shapely.Point(p))
+            and all(np.hypot(*(p - q)) > spacing for q in others)
+        ):
             others.append(p)
     seeds = np.vstack([seat, np.array(others)])
     fixed = np.arange(len(seeds)) < spec.n_seat
@@ -274,22 +289,43 @@ def build_town(spec: TownSpec, rng: np.random.Generator) -> Town:
     other_idx = other_idx[np.lexsort((seeds[other_idx, 0], band))]
 
     seat_pop = rng.integers(2500, 4501, spec.n_seat)
-    other_pop = _spread(spec.population - int(seat_pop.sum()), rng.uniform(1000, 2300, n_other),
-                        1000, 2300)
+    other_pop = _spread(
+        spec.population - int(seat_pop.sum()), rng.uniform(1000, 2300, n_other), 1000, 2300
+    )
     taken: set[str] = set()
     villages: list[Village] = []
     for i in range(spec.n_seat):
-        villages.append(Village(
-            code=f"{spec.prefix9}{i + 1:03d}", name=COMMUNITY_NAMES[i],
-            kind=VillageKind.COMMUNITY, urban_rural_code="121" if i == 0 else "122",
-            population=int(seat_pop[i]), households=0, groups_count=0, seat=True,
-            geom_ll=cells[i], geom_m=geom_to_metres(cells[i]), seed_m=seeds[i]))
+        villages.append(
+            Village(
+                code=f"{spec.prefix9}{i + 1:03d}",
+                name=COMMUNITY_NAMES[i],
+                kind=VillageKind.COMMUNITY,
+                urban_rural_code="121" if i == 0 else "122",
+                population=int(seat_pop[i]),
+                households=0,
+                groups_count=0,
+                seat=True,
+                geom_ll=cells[i],
+                geom_m=geom_to_metres(cells[i]),
+                seed_m=seeds[i],
+            )
+        )
     for n, i in enumerate(other_idx):
-        villages.append(Village(
-            code=f"{spec.prefix9}{201 + n:03d}", name=village_name(rng, taken) + "村",
-            kind=VillageKind.VILLAGE, urban_rural_code="122" if int(i) in near_seat else "220",
-            population=int(other_pop[i - spec.n_seat]), households=0, groups_count=0, seat=False,
-            geom_ll=cells[i], geom_m=geom_to_metres(cells[i]), seed_m=seeds[i]))
+        villages.append(
+            Village(
+                code=f"{spec.prefix9}{201 + n:03d}",
+                name=village_name(rng, taken) + "村",
+                kind=VillageKind.VILLAGE,
+                urban_rural_code="122" if int(i) in near_seat else "220",
+                population=int(other_pop[i - spec.n_seat]),
+                households=0,
+                groups_count=0,
+                seat=False,
+                geom_ll=cells[i],
+                geom_m=geom_to_metres(cells[i]),
+                seed_m=seeds[i],
+            )
+        )
     pops = np.array([v.population for v in villages])
     groups = _spread(spec.groups, pops, 3, 10)
     for v, g in zip(villages, groups, strict=True):
@@ -342,11 +378,18 @@ def build_micro_grids(town: Town, rng: np.random.Generator) -> list[MicroGrid]:
                 seeds.append(p)
         cells = partition(v.geom_ll, np.array(seeds))
         # Number groups clockwise from north so 一组 is the northernmost, like a village map.
-        ang = np.arctan2(np.array(seeds)[:, 0] - v.settlement[0],
-                         np.array(seeds)[:, 1] - v.settlement[1]) % (2 * np.pi)
+        ang = np.arctan2(
+            np.array(seeds)[:, 0] - v.settlement[0], np.array(seeds)[:, 1] - v.settlement[1]
+        ) % (2 * np.pi)
         for n, i in enumerate(np.argsort(ang, kind="stable")):
-            grids.append(MicroGrid(code=f"{v.code}{n + 1:02d}", village_code=v.code,
-                                   name=f"{v.short_name}{_cn_number(n + 1)}组", geom_ll=cells[i]))
+            grids.append(
+                MicroGrid(
+                    code=f"{v.code}{n + 1:02d}",
+                    village_code=v.code,
+                    name=f"{v.short_name}{_cn_number(n + 1)}组",
+                    geom_ll=cells[i],
+                )
+            )
     return grids
 
 

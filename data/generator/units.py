@@ -42,79 +42,347 @@ class Kind:
 
 _IND, _BIZ, _COOP = (("91", 1.0),), (("92", 0.75), ("91", 0.25)), (("93", 1.0),)
 CATALOGUE: tuple[Kind, ...] = (
-    Kind("farm", 22, (("A0112", "家庭农场"), ("A0141", "蔬菜种植场")), "field",
-         (("92", 0.5), ("91", 0.3), ("N2", 0.2)), (4, 1, 12), (100, 1500), 1.5),
-    Kind("coop", 8, (("A0112", "种植专业合作社"), ("A0313", "养殖专业合作社")), "field", _COOP,
-         (8, 3, 30), (200, 2000), 1.5),
-    Kind("livestock", 6, (("A0313", "生猪养殖场"), ("A0321", "蛋鸡养殖场")), "field",
-         (("91", 0.6), ("92", 0.4)), (8, 3, 30), (800, 5000), 2.0),
-    Kind("grain", 4, (("A0514", "粮食烘干中心"), ("A0514", "粮食收储点")), "road",
-         (("91", 0.5), ("N2", 0.5)), (8, 3, 25), (600, 3000), 2.5),
-    Kind("food", 18, (("C1312", "面粉有限公司"), ("C1431", "挂面厂"), ("C1329", "饲料有限公司")),
-         "road", _IND, (25, 8, 90), (800, 6000), 3.0, NineSmallCategory.WORKSHOP),
-    Kind("hair", 12, (("C1939", "发制品有限公司"), ("C1939", "假发加工厂")), "settlement",
-         (("91", 0.7), ("92", 0.3)), (45, 15, 150), (400, 3000), 2.5, NineSmallCategory.WORKSHOP),
-    Kind("manufacturing", 45, (("C2110", "家具厂"), ("C2021", "木材加工厂"),
-                               ("C3311", "钢结构有限公司"), ("C3670", "汽车配件厂"),
-                               ("C2929", "塑料制品厂"), ("C2231", "纸箱厂"), ("C1810", "服装厂")),
-         "road", (("91", 0.7), ("92", 0.3)), (22, 5, 150), (300, 5000), 3.0,
-         NineSmallCategory.WORKSHOP),
-    Kind("building_materials", 8, (("C3031", "砖厂"), ("C3021", "商品混凝土有限公司"),
-                                   ("C3022", "预制构件厂")), "road", _IND, (30, 10, 80),
-         (2000, 10000), 3.0),
-    Kind("construction", 15, (("E4710", "安置小区建设项目工地"), ("E4812", "道路改建工程工地"),
-                              ("E4852", "供水管网工程工地")), "settlement", _IND, (40, 10, 120),
-         (1000, 12000), 3.5),
-    Kind("supermarket", 114, (("F5212", "超市"), ("F5219", "便利店"), ("F5211", "百货商店")),
-         "shop",
-         (("92", 0.6), ("91", 0.4)), (3, 1, 20), (40, 280), 1.0, NineSmallCategory.SHOP),
-    Kind("agri_hardware", 40, (("F5139", "农资经营部"), ("F5241", "五金建材店")), "shop", _BIZ,
-         (3, 1, 10), (60, 290), 1.5, NineSmallCategory.SHOP),
+    Kind(
+        "farm",
+        22,
+        (("A0112", "家庭农场"), ("A0141", "蔬菜种植场")),
+        "field",
+        (("92", 0.5), ("91", 0.3), ("N2", 0.2)),
+        (4, 1, 12),
+        (100, 1500),
+        1.5,
+    ),
+    Kind(
+        "coop",
+        8,
+        (("A0112", "种植专业合作社"), ("A0313", "养殖专业合作社")),
+        "field",
+        _COOP,
+        (8, 3, 30),
+        (200, 2000),
+        1.5,
+    ),
+    Kind(
+        "livestock",
+        6,
+        (("A0313", "生猪养殖场"), ("A0321", "蛋鸡养殖场")),
+        "field",
+        (("91", 0.6), ("92", 0.4)),
+        (8, 3, 30),
+        (800, 5000),
+        2.0,
+    ),
+    Kind(
+        "grain",
+        4,
+        (("A0514", "粮食烘干中心"), ("A0514", "粮食收储点")),
+        "road",
+        (("91", 0.5), ("N2", 0.5)),
+        (8, 3, 25),
+        (600, 3000),
+        2.5,
+    ),
+    Kind(
+        "food",
+        18,
+        (("C1312", "面粉有限公司"), ("C1431", "挂面厂"), ("C1329", "饲料有限公司")),
+        "road",
+        _IND,
+        (25, 8, 90),
+        (800, 6000),
+        3.0,
+        NineSmallCategory.WORKSHOP,
+    ),
+    Kind(
+        "hair",
+        12,
+        (("C1939", "发制品有限公司"), ("C1939", "假发加工厂")),
+        "settlement",
+        (("91", 0.7), ("92", 0.3)),
+        (45, 15, 150),
+        (400, 3000),
+        2.5,
+        NineSmallCategory.WORKSHOP,
+    ),
+    Kind(
+        "manufacturing",
+        45,
+        (
+            ("C2110", "家具厂"),
+            ("C2021", "木材加工厂"),
+            ("C3311", "钢结构有限公司"),
+            ("C3670", "汽车配件厂"),
+            ("C2929", "塑料制品厂"),
+            ("C2231", "纸箱厂"),
+            ("C1810", "服装厂"),
+        ),
+        "road",
+        (("91", 0.7), ("92", 0.3)),
+        (22, 5, 150),
+        (300, 5000),
+        3.0,
+        NineSmallCategory.WORKSHOP,
+    ),
+    Kind(
+        "building_materials",
+        8,
+        (("C3031", "砖厂"), ("C3021", "商品混凝土有限公司"), ("C3022", "预制构件厂")),
+        "road",
+        _IND,
+        (30, 10, 80),
+        (2000, 10000),
+        3.0,
+    ),
+    Kind(
+        "construction",
+        15,
+        (
+            ("E4710", "安置小区建设项目工地"),
+            ("E4812", "道路改建工程工地"),
+            ("E4852", "供水管网工程工地"),
+        ),
+        "settlement",
+        _IND,
+        (40, 10, 120),
+        (1000, 12000),
+        3.5,
+    ),
+    Kind(
+        "supermarket",
+        114,
+        (("F5212", "超市"), ("F5219", "便利店"), ("F5211", "百货商店")),
+        "shop",
+        (("92", 0.6), ("91", 0.4)),
+        (3, 1, 20),
+        (40, 280),
+        1.0,
+        NineSmallCategory.SHOP,
+    ),
+    Kind(
+        "agri_hardware",
+        40,
+        (("F5139", "农资经营部"), ("F5241", "五金建材店")),
+        "shop",
+        _BIZ,
+        (3, 1, 10),
+        (60, 290),
+        1.5,
+        NineSmallCategory.SHOP,
+    ),
     Kind("fuel", 5, (("F5265", "加油站"),), "fuel", _IND, (8, 5, 15), (300, 1200), 5.0),
     Kind("lpg", 3, (("D4512", "液化气供应站"),), "road", _IND, (5, 3, 10), (200, 800), 5.0),
-    Kind("fireworks", 6, (("F5267", "烟花爆竹零售点"),), "settlement", (("92", 1.0),), (2, 1, 3),
-         (20, 80), 4.0, NineSmallCategory.SHOP),
+    Kind(
+        "fireworks",
+        6,
+        (("F5267", "烟花爆竹零售点"),),
+        "settlement",
+        (("92", 1.0),),
+        (2, 1, 3),
+        (20, 80),
+        4.0,
+        NineSmallCategory.SHOP,
+    ),
     Kind("hazchem_store", 2, (("G5942", "农药仓库"),), "road", _IND, (4, 2, 8), (300, 1500), 5.0),
     Kind("cold_store", 4, (("G5951", "冷库"),), "road", _IND, (10, 4, 30), (800, 4000), 3.5),
     Kind("storage", 4, (("G5990", "仓储中心"),), "road", _IND, (8, 3, 20), (800, 5000), 2.5),
     Kind("logistics", 4, (("G5430", "物流有限公司"),), "road", _IND, (12, 4, 40), (500, 3000), 2.5),
-    Kind("restaurant", 70, (("H6210", "饭店"), ("H6220", "快餐店"), ("H6210", "农家菜馆")), "shop",
-         (("92", 0.7), ("91", 0.3)), (5, 1, 25), (50, 280), 2.0, NineSmallCategory.RESTAURANT,
-         canteen=True),
-    Kind("canteen", 4, (("H6241", "单位食堂"),), "seat", _IND, (5, 3, 10), (100, 400), 2.0,
-         canteen=True),
-    Kind("hotel", 6, (("H6121", "宾馆"), ("H6130", "民宿")), "seat", _BIZ, (5, 2, 15), (200, 1500),
-         2.0, NineSmallCategory.HOTEL, canteen=True),
-    Kind("repair", 20, (("O8111", "汽车修理厂"), ("O8129", "电动车维修部")), "shop", _BIZ,
-         (3, 1, 12), (40, 600), 2.0),
-    Kind("beauty_bath", 18, (("O8010", "美发店"), ("O8051", "洗浴中心")), "shop",
-         (("92", 1.0),), (3, 1, 15), (30, 400), 1.5, NineSmallCategory.BEAUTY_BATH),
-    Kind("internet_cafe", 4, (("R9013", "网吧"),), "seat", _BIZ, (3, 1, 8), (100, 400), 2.0,
-         NineSmallCategory.INTERNET_CAFE),
-    Kind("entertainment", 7, (("R9011", "KTV"), ("R9019", "棋牌室")), "shop", _BIZ, (4, 1, 12),
-         (60, 500), 2.0, NineSmallCategory.ENTERTAINMENT),
-    Kind("middle_school", 2, (("P8331", "初级中学"),), "school", (("12", 1.0),), (80, 60, 120),
-         (8000, 15000), 2.0, canteen=True),
-    Kind("primary_central", 1, (("P8321", "中心小学"),), "seat", (("12", 1.0),), (60, 50, 80),
-         (5000, 9000), 2.0, canteen=True),
-    Kind("primary_village", 10, (("P8321", "小学"),), "school", (("12", 1.0),), (15, 8, 30),
-         (800, 3000), 1.5, NineSmallCategory.SCHOOL),
-    Kind("kindergarten", 12, (("P8310", "幼儿园"),), "school", (("12", 0.5), ("52", 0.5)),
-         (8, 4, 20), (300, 1500), 2.0, NineSmallCategory.SCHOOL),
-    Kind("health_centre", 1, (("Q8423", "卫生院"),), "seat", (("12", 1.0),), (60, 40, 80),
-         (3000, 6000), 2.0, canteen=True),
-    Kind("clinic", 6, (("Q8425", "诊所"),), "shop", (("92", 0.5), ("52", 0.5)), (3, 1, 8),
-         (50, 300), 1.5, NineSmallCategory.CLINIC),
-    Kind("pharmacy", 8, (("F5251", "大药房"),), "shop", _BIZ, (3, 1, 8), (40, 200), 1.0,
-         NineSmallCategory.SHOP),
-    Kind("village_clinic", 20, (("Q8424", "卫生室"),), "settlement", (("12", 1.0),), (2, 1, 4),
-         (40, 150), 1.0, NineSmallCategory.CLINIC),
-    Kind("elderly", 2, (("Q8514", "敬老院"),), "settlement", (("12", 0.5), ("52", 0.5)),
-         (12, 6, 20), (1500, 4000), 2.5, canteen=True),
-    Kind("public", 9, (("S9221", "人民政府"), ("S9224", "派出所"), ("D4420", "供电所"),
-                       ("D4610", "自来水厂"), ("S9222", "财政所"), ("R8870", "综合文化站"),
-                       ("S9223", "司法所"), ("A0519", "农业技术推广站"), ("N7810", "环卫所")),
-         "seat", (("11", 1.0),), (20, 8, 60), (500, 4000), 1.0),
+    Kind(
+        "restaurant",
+        70,
+        (("H6210", "饭店"), ("H6220", "快餐店"), ("H6210", "农家菜馆")),
+        "shop",
+        (("92", 0.7), ("91", 0.3)),
+        (5, 1, 25),
+        (50, 280),
+        2.0,
+        NineSmallCategory.RESTAURANT,
+        canteen=True,
+    ),
+    Kind(
+        "canteen",
+        4,
+        (("H6241", "单位食堂"),),
+        "seat",
+        _IND,
+        (5, 3, 10),
+        (100, 400),
+        2.0,
+        canteen=True,
+    ),
+    Kind(
+        "hotel",
+        6,
+        (("H6121", "宾馆"), ("H6130", "民宿")),
+        "seat",
+        _BIZ,
+        (5, 2, 15),
+        (200, 1500),
+        2.0,
+        NineSmallCategory.HOTEL,
+        canteen=True,
+    ),
+    Kind(
+        "repair",
+        20,
+        (("O8111", "汽车修理厂"), ("O8129", "电动车维修部")),
+        "shop",
+        _BIZ,
+        (3, 1, 12),
+        (40, 600),
+        2.0,
+    ),
+    Kind(
+        "beauty_bath",
+        18,
+        (("O8010", "美发店"), ("O8051", "洗浴中心")),
+        "shop",
+        (("92", 1.0),),
+        (3, 1, 15),
+        (30, 400),
+        1.5,
+        NineSmallCategory.BEAUTY_BATH,
+    ),
+    Kind(
+        "internet_cafe",
+        4,
+        (("R9013", "网吧"),),
+        "seat",
+        _BIZ,
+        (3, 1, 8),
+        (100, 400),
+        2.0,
+        NineSmallCategory.INTERNET_CAFE,
+    ),
+    Kind(
+        "entertainment",
+        7,
+        (("R9011", "KTV"), ("R9019", "棋牌室")),
+        "shop",
+        _BIZ,
+        (4, 1, 12),
+        (60, 500),
+        2.0,
+        NineSmallCategory.ENTERTAINMENT,
+    ),
+    Kind(
+        "middle_school",
+        2,
+        (("P8331", "初级中学"),),
+        "school",
+        (("12", 1.0),),
+        (80, 60, 120),
+        (8000, 15000),
+        2.0,
+        canteen=True,
+    ),
+    Kind(
+        "primary_central",
+        1,
+        (("P8321", "中心小学"),),
+        "seat",
+        (("12", 1.0),),
+        (60, 50, 80),
+        (5000, 9000),
+        2.0,
+        canteen=True,
+    ),
+    Kind(
+        "primary_village",
+        10,
+        (("P8321", "小学"),),
+        "school",
+        (("12", 1.0),),
+        (15, 8, 30),
+        (800, 3000),
+        1.5,
+        NineSmallCategory.SCHOOL,
+    ),
+    Kind(
+        "kindergarten",
+        12,
+        (("P8310", "幼儿园"),),
+        "school",
+        (("12", 0.5), ("52", 0.5)),
+        (8, 4, 20),
+        (300, 1500),
+        2.0,
+        NineSmallCategory.SCHOOL,
+    ),
+    Kind(
+        "health_centre",
+        1,
+        (("Q8423", "卫生院"),),
+        "seat",
+        (("12", 1.0),),
+        (60, 40, 80),
+        (3000, 6000),
+        2.0,
+        canteen=True,
+    ),
+    Kind(
+        "clinic",
+        6,
+        (("Q8425", "诊所"),),
+        "shop",
+        (("92", 0.5), ("52", 0.5)),
+        (3, 1, 8),
+        (50, 300),
+        1.5,
+        NineSmallCategory.CLINIC,
+    ),
+    Kind(
+        "pharmacy",
+        8,
+        (("F5251", "大药房"),),
+        "shop",
+        _BIZ,
+        (3, 1, 8),
+        (40, 200),
+        1.0,
+        NineSmallCategory.SHOP,
+    ),
+    Kind(
+        "village_clinic",
+        20,
+        (("Q8424", "卫生室"),),
+        "settlement",
+        (("12", 1.0),),
+        (2, 1, 4),
+        (40, 150),
+        1.0,
+        NineSmallCategory.CLINIC,
+    ),
+    Kind(
+        "elderly",
+        2,
+        (("Q8514", "敬老院"),),
+        "settlement",
+        (("12", 0.5), ("52", 0.5)),
+        (12, 6, 20),
+        (1500, 4000),
+        2.5,
+        canteen=True,
+    ),
+    Kind(
+        "public",
+        9,
+        (
+            ("S9221", "人民政府"),
+            ("S9224", "派出所"),
+            ("D4420", "供电所"),
+            ("D4610", "自来水厂"),
+            ("S9222", "财政所"),
+            ("R8870", "综合文化站"),
+            ("S9223", "司法所"),
+            ("A0519", "农业技术推广站"),
+            ("N7810", "环卫所"),
+        ),
+        "seat",
+        (("11", 1.0),),
+        (20, 8, 60),
+        (500, 4000),
+        1.0,
+    ),
 )
 
 
@@ -146,8 +414,10 @@ class Unit:
 def industry_table() -> tuple[tuple[str, str, bool], ...]:
     """The 三管三必须 table (prefix, department, high_risk), longest prefix first."""
     with (REFERENCE_DIR / "industry_departments.csv").open(encoding="utf-8", newline="") as fh:
-        rows = [(r["industry_prefix"], r["department_code"], r["high_risk"] == "true")
-                for r in csv.DictReader(fh)]
+        rows = [
+            (r["industry_prefix"], r["department_code"], r["high_risk"] == "true")
+            for r in csv.DictReader(fh)
+        ]
     return tuple(sorted(rows, key=lambda r: (-len(r[0]), r[0])))
 
 
@@ -162,8 +432,14 @@ def department_for(industry_code: str) -> tuple[str, bool]:
 class Placer:
     """Draws unit locations by placement mode and checks them against the village tiling."""
 
-    def __init__(self, town: Town, rng: np.random.Generator, roads: BaseGeometry | None,
-                 trunk: BaseGeometry, pipes: BaseGeometry | None) -> None:
+    def __init__(
+        self,
+        town: Town,
+        rng: np.random.Generator,
+        roads: BaseGeometry | None,
+        trunk: BaseGeometry,
+        pipes: BaseGeometry | None,
+    ) -> None:
         self.town, self.rng, self.trunk, self.pipes = town, rng, trunk, pipes
         self.villages = town.villages
         self.geoms = np.array([v.geom_m for v in self.villages])
@@ -226,8 +502,14 @@ class Placer:
         for attempt in range(400):
             if not len(todo):
                 break
-            cand = np.array([self.candidate(requests[i][0] if attempt < 300 else "settlement",
-                                            requests[i][1]) for i in todo])
+            cand = np.array(
+                [
+                    self.candidate(
+                        requests[i][0] if attempt < 300 else "settlement", requests[i][1]
+                    )
+                    for i in todo
+                ]
+            )
             cand = to_metres(to_lonlat(cand))
             pts = shapely.points(cand)
             inp, tree_idx = self.tree.query(pts, predicate="within")
@@ -256,9 +538,17 @@ def _lognormal_int(rng: np.random.Generator, median: int, lo: int, hi: int) -> i
     return int(np.clip(round(median * np.exp(rng.normal(0, 0.5))), lo, hi))
 
 
-def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None,
-                trunk: BaseGeometry, pipes: BaseGeometry | None, medium: BaseGeometry | None,
-                town_short: str, serial_base: int, scale_factor: float = 1.0) -> list[Unit]:
+def build_units(
+    town: Town,
+    rng: np.random.Generator,
+    roads: BaseGeometry | None,
+    trunk: BaseGeometry,
+    pipes: BaseGeometry | None,
+    medium: BaseGeometry | None,
+    town_short: str,
+    serial_base: int,
+    scale_factor: float = 1.0,
+) -> list[Unit]:
     """Generate the town's units per the §5.5 mix, with §5.6 key units and §3.4 九小 flags.
 
     Parameters
@@ -290,8 +580,11 @@ def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None
         requests: list[tuple[str, int | None]] = []
         for k in range(n):
             if kind.place == "school":
-                village = 0 if kind.key == "kindergarten" and k < 2 else \
-                    school_villages[k % len(school_villages)]
+                village = (
+                    0
+                    if kind.key == "kindergarten" and k < 2
+                    else school_villages[k % len(school_villages)]
+                )
                 requests.append(("settlement", village))
             else:
                 requests.append((kind.place, None))
@@ -310,10 +603,20 @@ def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None
             region = regions[int(rng.choice(3, p=[0.70, 0.25, 0.05]))]
             emp = _lognormal_int(rng, *kind.employees)
             area = int(rng.integers(*kind.area))
-            units.append(Unit(
-                code="", uscc=make_uscc(category, region, serial_base + len(units)),
-                name=f"{suffix}", kind=kind, industry_code=code, department_code=dept,
-                high_risk=high, employees=emp, floor_area_m2=area, xy=xys[k]))
+            units.append(
+                Unit(
+                    code="",
+                    uscc=make_uscc(category, region, serial_base + len(units)),
+                    name=f"{suffix}",
+                    kind=kind,
+                    industry_code=code,
+                    department_code=dept,
+                    high_risk=high,
+                    employees=emp,
+                    floor_area_m2=area,
+                    xy=xys[k],
+                )
+            )
             units[-1].extras["village_index"] = int(vis[k])
     _move_near_pipes(units, placer, rng)
     for i, u in enumerate(units):
@@ -330,9 +633,11 @@ def build_units(town: Town, rng: np.random.Generator, roads: BaseGeometry | None
             u.name = f"{where}{u.name}"
         else:
             u.name = f"{where}{brand(rng)}{u.name}"
-        u.address = (f"河南省许昌市建安区{town_short}{v.name}"
-                     f"{int(rng.integers(1, max(2, v.groups_count + 1)))}组"
-                     f"{int(rng.integers(1, 200))}号")
+        u.address = (
+            f"河南省许昌市建安区{town_short}{v.name}"
+            f"{int(rng.integers(1, max(2, v.groups_count + 1)))}组"
+            f"{int(rng.integers(1, 200))}号"
+        )
     _dedupe_names(units)
     _flags(units, rng, medium)
     return units
@@ -342,8 +647,14 @@ def _move_near_pipes(units: list[Unit], placer: Placer, rng: np.random.Generator
     """Put a few schools, clinics and crowded venues within 200 m of a pipeline (for the demo)."""
     if placer.pipes is None:
         return
-    wanted = {"kindergarten": 2, "primary_village": 1, "clinic": 1, "village_clinic": 1,
-              "entertainment": 1, "supermarket": 1}
+    wanted = {
+        "kindergarten": 2,
+        "primary_village": 1,
+        "clinic": 1,
+        "village_clinic": 1,
+        "entertainment": 1,
+        "supermarket": 1,
+    }
     for u in units:
         if wanted.get(u.kind.key, 0) > 0:
             wanted[u.kind.key] -= 1
@@ -371,17 +682,31 @@ def _pick(units: list[Unit], key: str, n: int, by: str = "employees") -> list[Un
 
 def _flags(units: list[Unit], rng: np.random.Generator, medium: BaseGeometry | None) -> None:
     """Key units (§5.6), 九小 (§3.4 thresholds), risk colours, status and gas use (§5.5)."""
-    county = (_pick(units, "fuel", 5) + _pick(units, "lpg", 1) + _pick(units, "health_centre", 1)
-              + _pick(units, "elderly", 1) + _pick(units, "middle_school", 2)
-              + _pick(units, "hair", 1) + _pick(units, "hazchem_store", 1))
+    county = (
+        _pick(units, "fuel", 5)
+        + _pick(units, "lpg", 1)
+        + _pick(units, "health_centre", 1)
+        + _pick(units, "elderly", 1)
+        + _pick(units, "middle_school", 2)
+        + _pick(units, "hair", 1)
+        + _pick(units, "hazchem_store", 1)
+    )
     for u in county:
         u.fire_key_level = FireKeyLevel.COUNTY
-    town = (_pick(units, "kindergarten", 12) + _pick(units, "primary_central", 1)
-            + _pick(units, "primary_village", 3) + _pick(units, "supermarket", 4, "floor_area_m2")
-            + _pick(units, "cold_store", 2, "floor_area_m2") + _pick(units, "logistics", 2)
-            + _pick(units, "internet_cafe", 2) + _pick(units, "entertainment", 3, "floor_area_m2")
-            + _pick(units, "hotel", 3, "floor_area_m2") + _pick(units, "construction", 3)
-            + _pick(units, "hair", 5) + _pick(units, "agri_hardware", 3, "floor_area_m2"))
+    town = (
+        _pick(units, "kindergarten", 12)
+        + _pick(units, "primary_central", 1)
+        + _pick(units, "primary_village", 3)
+        + _pick(units, "supermarket", 4, "floor_area_m2")
+        + _pick(units, "cold_store", 2, "floor_area_m2")
+        + _pick(units, "logistics", 2)
+        + _pick(units, "internet_cafe", 2)
+        + _pick(units, "entertainment", 3, "floor_area_m2")
+        + _pick(units, "hotel", 3, "floor_area_m2")
+        + _pick(units, "construction", 3)
+        + _pick(units, "hair", 5)
+        + _pick(units, "agri_hardware", 3, "floor_area_m2")
+    )
     for u in town:
         u.fire_key_level = FireKeyLevel.TOWN
     # The four big supermarkets exceed the 300 m² 九小 shop threshold.
@@ -393,17 +718,35 @@ def _flags(units: list[Unit], rng: np.random.Generator, medium: BaseGeometry | N
             u.status = OperatingStatus.SEASONAL
         elif u.fire_key_level is FireKeyLevel.NONE and u.kind.key != "public":
             r = rng.random()
-            u.status = (OperatingStatus.OPERATING if r < 0.92 else OperatingStatus.SUSPENDED
-                        if r < 0.97 else OperatingStatus.CLOSED)
-    score = np.array([u.kind.risk + (1.0 if u.fire_key_level is not FireKeyLevel.NONE else 0.0)
-                      + (1.0 if u.high_risk else 0.0) + rng.normal(0, 0.8) for u in units])
+            u.status = (
+                OperatingStatus.OPERATING
+                if r < 0.92
+                else OperatingStatus.SUSPENDED
+                if r < 0.97
+                else OperatingStatus.CLOSED
+            )
+    score = np.array(
+        [
+            u.kind.risk
+            + (1.0 if u.fire_key_level is not FireKeyLevel.NONE else 0.0)
+            + (1.0 if u.high_risk else 0.0)
+            + rng.normal(0, 0.8)
+            for u in units
+        ]
+    )
     order = np.argsort(-score, kind="stable")
     n = len(units)
     cuts = np.round(np.cumsum([0.02, 0.10, 0.30]) * n).astype(int)
     for rank, i in enumerate(order):
-        units[i].risk_color = (RiskColor.RED if rank < cuts[0] else RiskColor.ORANGE
-                               if rank < cuts[1] else RiskColor.YELLOW if rank < cuts[2]
-                               else RiskColor.BLUE)
+        units[i].risk_color = (
+            RiskColor.RED
+            if rank < cuts[0]
+            else RiskColor.ORANGE
+            if rank < cuts[1]
+            else RiskColor.YELLOW
+            if rank < cuts[2]
+            else RiskColor.BLUE
+        )
     _gas_use(units, rng, medium)
 
 

@@ -49,8 +49,11 @@ def geometry_json(geom: BaseGeometry, as_multi: bool = False) -> dict[str, Any]:
 
 def feature_line(geom: BaseGeometry, properties: Mapping[str, Any], multi: bool = False) -> str:
     """One GeoJSON Feature as a single line with sorted keys and fixed separators."""
-    feature = {"geometry": geometry_json(geom, multi), "properties": dict(properties),
-               "type": "Feature"}
+    feature = {
+        "geometry": geometry_json(geom, multi),
+        "properties": dict(properties),
+        "type": "Feature",
+    }
     return json.dumps(feature, **_DUMPS)  # type: ignore[arg-type]
 
 
@@ -123,7 +126,9 @@ class GeoJSONWriter:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None:

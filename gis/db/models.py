@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gis.crs import STORAGE_SRID
 from gis.domain import (
+    EscalationLevel,
     FatalFactor,
     FireKeyLevel,
     FireStationKind,
@@ -359,6 +360,23 @@ class Inspection(Base):
     inspector_codes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     hazard_count: Mapped[int] = mapped_column(Integer, default=0)
     result: Mapped[str | None] = mapped_column(Text)
+    # Recorded inspections (issue 9; demo rows leave these empty). The checklist's items are
+    # copied into ``items`` with their results, so a later edit of the template changes no
+    # past record; ``checklist_version`` is the content hash the inspector filled in.
+    checklist_code: Mapped[str | None] = mapped_column(String(32))
+    checklist_version: Mapped[str | None] = mapped_column(String(16))
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: 五现场: what was explained on site (现场讲), handed over (现场交办), who signed (现场签字).
+    explained: Mapped[str | None] = mapped_column(Text)
+    handed_over: Mapped[str | None] = mapped_column(Text)
+    unit_signer: Mapped[str | None] = mapped_column(String(50))
+    checkin_geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"), nullable=True)
+    checkin_distance_m: Mapped[float | None] = mapped_column(Float)
+    #: The check-in was farther from the unit than the configured radius (flagged, not refused).
+    checkin_flagged: Mapped[bool | None] = mapped_column(Boolean)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("town_code", "code", name="uq_inspections_town_code"),)
 
@@ -390,6 +408,18 @@ class Hazard(Base):
     status: Mapped[HazardStatus] = mapped_column(enum_column(HazardStatus, "hazard_status"))
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     geom: Mapped[WKBElement | None] = mapped_column(geometry("POINT"), nullable=True)
+    #: Bumped by every transition; the ETag of optimistic concurrency and the number of the
+    #: newest row in ``hazard_history`` (0: loaded rows without a recorded history yet).
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The clause of the 重大事故隐患判定标准 a major hazard meets.
+    major_basis: Mapped[str | None] = mapped_column(Text)
+    #: The first signer of a major hazard's sign-off; the second must be someone else.
+    first_signer: Mapped[str | None] = mapped_column(String(64))
+    #: How far an overdue hazard has climbed (gridsafe hazards escalate), and since when.
+    escalation: Mapped[EscalationLevel | None] = mapped_column(
+        enum_column(EscalationLevel, "escalation_level")
+    )
+    escalated_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         UniqueConstraint("town_code", "code", name="uq_hazards_town_code"),

@@ -180,8 +180,10 @@ LAYERS: dict[str, LayerSpec] = {
             "closed_on",
             "status",
             "supervised",
+            "version",
+            "escalation",
         ),
-        filters=("source", "category", "level", "status", "supervised"),
+        filters=("source", "category", "level", "status", "supervised", "escalation"),
     ),
 }
 

@@ -16,6 +16,7 @@ on databases of their own in a throwaway cluster, through ``api.cli.main`` as a 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import io
 import itertools
@@ -254,6 +255,117 @@ def _imports(api: Api) -> None:
     api.doors.expect_nothing()
 
 
+def _hazard_in(api: Api, status: str) -> int:
+    """A general hazard of a demo unit, written straight into ``status`` (version 0)."""
+    return int(
+        api.conn.execute(
+            text(
+                "INSERT INTO hazards (town_code, code, unit_id, village_code, source, category, "
+                "level, description, found_on, status, supervised, closed_on, version) "
+                "SELECT town_code, 'DOOR' || id, id, village_code, 'department', 'fire', "
+                "'general', '审计测试隐患', current_date - 3, :s, false, NULL, 0 FROM units "
+                "WHERE town_code = :t AND village_code IS NOT NULL ORDER BY id LIMIT 1 "
+                "RETURNING id"
+            ),
+            {"s": status, "t": DEMO_TOWN},
+        ).scalar_one()
+    )
+
+
+def _report_hazard(api: Api) -> None:
+    unit = api.conn.execute(
+        text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": DEMO_TOWN}
+    ).scalar_one()
+    body = {"unit_id": unit, "category": "gas", "description": "液化气瓶未固定"}
+    response = api.admin.post("/api/v1/hazards", json=body)
+    assert response.status_code == 201, response.text
+    api.doors.expect("create", "hazards", api.admin_name, key=response.json()["id"])
+
+
+def _hazard_verb(verb: str, source: str, extra: dict[str, Any]) -> Callable[[Api], None]:
+    def case(api: Api) -> None:
+        hazard_id = _hazard_in(api, source)
+        api.doors.mark()
+        response = api.admin.post(
+            f"/api/v1/hazards/{hazard_id}/{verb}", json={"version": 0, **extra}
+        )
+        assert response.status_code == 200, response.text
+        (entry,) = api.doors.expect(verb, "hazards", api.admin_name, key=hazard_id)
+        assert entry["before"]["status"] == source and entry["town_code"] == DEMO_TOWN
+
+    return case
+
+
+def _hazard_photo(api: Api) -> None:
+    import tempfile
+
+    from PIL import Image
+
+    from gis.settings import get_settings as settings_dep
+
+    hazard_id = _hazard_in(api, "reported")
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(picture, "PNG")
+    with tempfile.TemporaryDirectory() as store:
+        previous = api.app.dependency_overrides[settings_dep]
+        api.app.dependency_overrides[settings_dep] = lambda: Settings(
+            database_url=SETTINGS.database_url, data_dir=Path(store)
+        )
+        api.doors.mark()
+        response = api.admin.post(
+            f"/api/v1/hazards/{hazard_id}/photos",
+            files={"file": ("site.png", picture.getvalue())},
+            data={"kind": "before"},
+        )
+        api.app.dependency_overrides[settings_dep] = previous
+    assert response.status_code == 201, response.text
+    (entry,) = api.doors.expect("photo", "hazards", api.admin_name, key=hazard_id)
+    assert entry["after"]["photo"] == response.json()["sha256"]
+
+
+def _inspection(api: Api) -> None:
+    unit = api.conn.execute(
+        text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": DEMO_TOWN}
+    ).scalar_one()
+    checklist = next(
+        c
+        for c in api.admin.get("/api/v1/inspections/checklists").json()
+        if c["code"] == "nine_small"
+    )
+    items = [{"no": i["no"], "result": "ok"} for i in checklist["items"]]
+    items[0] = {"no": 1, "result": "hazard", "note": "无消防安全责任人"}
+    body = {
+        "unit_id": unit,
+        "checklist": "nine_small",
+        "checklist_version": checklist["version"],
+        "items": items,
+        "inspectors": ["审计测试"],
+        "explained": "讲解消防安全责任",
+        "unit_signer": "负责人",
+    }
+    response = api.admin.post("/api/v1/inspections", json=body)
+    assert response.status_code == 201, response.text
+    filed = response.json()["hazards"][0]["id"]
+    # The hazard's entry is written before the inspection's (which carries the final count).
+    assert any(
+        (e["action"], e["table_name"], e["row_key"]) == ("create", "hazards", str(filed))
+        for e in api.doors.entries()
+    )
+    api.doors.expect("create", "inspections", api.admin_name, key=response.json()["id"])
+
+
+WEEK = (dt.date.today() + dt.timedelta(days=7)).isoformat()
+HAZARD_VERBS: dict[str, tuple[str, dict[str, Any]]] = {
+    "confirm": ("reported", {}),
+    "reject": ("reported", {"note": "不属于隐患"}),
+    "rectify": ("confirmed", {"deadline": WEEK}),
+    "fix-on-spot": ("reported", {}),
+    "submit": ("rectifying", {}),
+    "review": ("awaiting_review", {}),
+    "reopen": ("awaiting_review", {"deadline": WEEK}),
+    "sign-off": ("reviewed", {}),
+}
+
 #: Every API route that writes, and how to use it for real. Adding a route here is how a new
 #: writing route passes the completeness check: by showing that it leaves its entry.
 API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
@@ -267,6 +379,13 @@ API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
     ("POST", "/logout"): _web_logout,
     ("POST", "/api/v1/reports"): _public_report,
     ("POST", "/api/v1/imports/{dataset}"): _imports,
+    ("POST", "/api/v1/hazards"): _report_hazard,
+    ("POST", "/api/v1/hazards/{hazard_id}/photos"): _hazard_photo,
+    ("POST", "/api/v1/inspections"): _inspection,
+    **{
+        ("POST", f"/api/v1/hazards/{{hazard_id}}/{verb}"): _hazard_verb(verb, source, extra)
+        for verb, (source, extra) in HAZARD_VERBS.items()
+    },
 }
 
 
@@ -327,6 +446,7 @@ CLI_READ_ONLY = {
     ("gaps",): "reports coverage gaps; reads only",
     ("account", "list"): "lists accounts; reads only",
     ("backup",): "pg_dump: reads only (the dump holds the log as it stood)",
+    ("hazards", "verify"): "recomputes the hazard history chains; reads only",
 }
 
 
@@ -489,10 +609,14 @@ def _db_upgrade(c: Cli, demo: DemoRun) -> None:
 def _db_downgrade(c: Cli, demo: DemoRun) -> None:
     url = c.fresh()
     assert c.run(url, "db", "upgrade") == 0
+    with _connect(url) as conn:
+        heads = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     doors = c.doors(url)
     assert c.run(url, "db", "downgrade", "--revision", "0003@-1") == 0
     (entry,) = doors.expect("migrate", "alembic_version", "cli:db-downgrade")
-    assert entry["before"] == {"revision": "0003,0004"} and entry["after"] == {"revision": "0004"}
+    # Other branches (0006 hazards, …) stay where they are; only 0003's branch steps back.
+    assert entry["before"] == {"revision": ",".join(sorted(heads))}
+    assert entry["after"] == {"revision": ",".join(sorted(heads - {"0003"}))}
 
 
 def _generate(c: Cli, demo: DemoRun) -> None:
@@ -608,6 +732,17 @@ def _restore(c: Cli, demo: DemoRun) -> None:
     assert exists == 0 and tuple(kept) == ("create", "cli:account-create")
 
 
+def _escalate(c: Cli, demo: DemoRun) -> None:
+    out = c.tmp / "notices.xlsx"
+    doors = c.doors(demo.url)
+    assert c.run(demo.url, "hazards", "escalate", "--as-of", "2025-02-01", "--out", str(out)) == 0
+    raised = doors.expect("escalate", "hazards", "cli:hazards-escalate")
+    assert raised[0]["town_code"] == DEMO_TOWN and out.exists()
+    # The same day again: nothing climbs twice, so nothing is written or audited.
+    assert c.run(demo.url, "hazards", "escalate", "--as-of", "2025-02-01") == 0
+    doors.expect_nothing()
+
+
 #: Every command that writes, and how to use it for real (see the module docstring).
 CLI_DOORS: dict[tuple[str, ...], Callable[[Cli, DemoRun], None]] = {
     ("demo",): _demo,
@@ -624,6 +759,7 @@ CLI_DOORS: dict[tuple[str, ...], Callable[[Cli, DemoRun], None]] = {
     ("account", "set-password"): _set_password,
     ("account", "unlock"): _unlock,
     ("restore",): _restore,
+    ("hazards", "escalate"): _escalate,
 }
 
 

@@ -20,8 +20,18 @@ def town_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def layers(town_dir: Path) -> dict[str, gpd.GeoDataFrame]:
-    names = ("town", "villages", "micro_grids", "units", "roads", "staff", "hazards",
-             "gas_pipelines", "gas_facilities", "fire_stations")
+    names = (
+        "town",
+        "villages",
+        "micro_grids",
+        "units",
+        "roads",
+        "staff",
+        "hazards",
+        "gas_pipelines",
+        "gas_facilities",
+        "fire_stations",
+    )
     return {n: gpd.read_file(town_dir / f"{n}.geojson", engine="pyogrio") for n in names}
 
 

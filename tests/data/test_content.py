@@ -60,8 +60,9 @@ def test_codes_formats(raw_props: dict[str, list[dict]]) -> None:
     village_codes = [v["code"] for v in raw_props["villages"]]
     assert village_codes[:4] == [f"411003101{i:03d}" for i in range(1, 5)]
     assert all(c.startswith("4110031012") for c in village_codes[4:])
-    assert all(h["code"].startswith("YH2024") and len(h["code"]) == 11
-               for h in raw_props["hazards"])
+    assert all(
+        h["code"].startswith("YH2024") and len(h["code"]) == 11 for h in raw_props["hazards"]
+    )
     for p in raw_props["staff"]:
         assert p["phone"].startswith("1380000") and len(p["phone"]) == 11
         assert (p["home_village_code"] is not None) == (p["role"] == "village_staff")
@@ -71,8 +72,10 @@ def test_departments_follow_reference_table(raw_props: dict[str, list[dict]]) ->
     with (REFERENCE_DIR / "industry_departments.csv").open(encoding="utf-8") as fh:
         rules = list(csv.DictReader(fh))
     for u in raw_props["units"]:
-        match = max((r for r in rules if u["industry_code"].startswith(r["industry_prefix"])),
-                    key=lambda r: len(r["industry_prefix"]))
+        match = max(
+            (r for r in rules if u["industry_code"].startswith(r["industry_prefix"])),
+            key=lambda r: len(r["industry_prefix"]),
+        )
         assert u["department_code"] == match["department_code"], u["industry_code"]
         assert u["high_risk"] == (match["high_risk"] == "true")
 
@@ -141,8 +144,10 @@ def test_province_smoke_has_main_roads(tmp_path: Path) -> None:
     counts = {k: v["count"] for k, v in manifest["files"].items()}
     assert counts["units.geojson"] == 1040 and counts["roads.geojson"] > 0
     assert "micro_grids.geojson" not in counts and "gas_pipelines.geojson" not in counts
-    roads = [f["properties"] for f in
-             json.loads((tmp_path / "roads.geojson").read_text(encoding="utf-8"))["features"]]
+    roads = [
+        f["properties"]
+        for f in json.loads((tmp_path / "roads.geojson").read_text(encoding="utf-8"))["features"]
+    ]
     assert {r["road_class"] for r in roads} <= {"S", "X", "Y"}  # no 村道 grid above the town
     # The same towns at county scale have the very same roads (only codes of towns differ).
     county = tmp_path / "county"
@@ -157,8 +162,9 @@ def test_province_smoke_has_main_roads(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("GRIDSAFE_SLOW_TESTS"),
-                    reason="~30 s; set GRIDSAFE_SLOW_TESTS=1 to run")
+@pytest.mark.skipif(
+    not os.environ.get("GRIDSAFE_SLOW_TESTS"), reason="~30 s; set GRIDSAFE_SLOW_TESTS=1 to run"
+)
 def test_county_scale(tmp_path: Path) -> None:
     manifest = generate(tmp_path, seed=2024, scale="county")
     assert manifest["files"]["units.geojson"]["count"] >= 50_000

@@ -49,8 +49,9 @@ def test_micro_grids_cover_their_villages(layers: dict[str, gpd.GeoDataFrame]) -
 def test_each_unit_inside_exactly_its_village(layers: dict[str, gpd.GeoDataFrame]) -> None:
     units = layers["units"].to_crs(METRIC)
     villages = layers["villages"].to_crs(METRIC)
-    joined = gpd.sjoin(units, villages[["code", "geometry"]], predicate="within",
-                       lsuffix="unit", rsuffix="village")
+    joined = gpd.sjoin(
+        units, villages[["code", "geometry"]], predicate="within", lsuffix="unit", rsuffix="village"
+    )
     assert joined.index.is_unique and len(joined) == len(units)
     assert (joined["village_code"] == joined["code_village"]).all()
     boundary = villages.set_index("code").boundary
@@ -61,8 +62,9 @@ def test_each_unit_inside_exactly_its_village(layers: dict[str, gpd.GeoDataFrame
 def test_hazards_inside_their_village(layers: dict[str, gpd.GeoDataFrame]) -> None:
     hazards = layers["hazards"].to_crs(METRIC)
     villages = layers["villages"].to_crs(METRIC).set_index("code")
-    inside = shapely.within(hazards.geometry.values,
-                            villages.geometry[hazards["village_code"]].values)
+    inside = shapely.within(
+        hazards.geometry.values, villages.geometry[hazards["village_code"]].values
+    )
     assert inside.all()
 
 

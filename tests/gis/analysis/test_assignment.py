@@ -139,9 +139,12 @@ def test_capacity_limits_and_unfillable_slots(any_solve: Solver) -> None:
 def test_components_split_by_pool_and_team() -> None:
     # Slots 0,1 share person 0's pool; slot 2 is alone; slots 3,4 are one team with no overlap.
     cost = np.array([[1, INF, INF], [1, INF, INF], [INF, 1, INF], [INF, INF, 1], [INF, 1, INF]])
-    p = from_cost_matrix(cost, np.array([[2, 2], [2, 2], [2, 2]]),
-                         slot_pool=np.array([0, 0, 0, 1, 1]),
-                         slot_team=np.array([-1, -1, -1, 7, 7]))
+    p = from_cost_matrix(
+        cost,
+        np.array([[2, 2], [2, 2], [2, 2]]),
+        slot_pool=np.array([0, 0, 0, 1, 1]),
+        slot_team=np.array([-1, -1, -1, 7, 7]),
+    )
     n, label = components(p)
     assert n == 3
     assert label[0] == label[1] and label[3] == label[4] and label[2] != label[0]
@@ -170,8 +173,9 @@ def test_problem_checks_its_arguments() -> None:
 def test_frames_round_trip() -> None:
     slots = pd.DataFrame({"team": ["", "unit:1", "unit:1"], "pool": [0, 1, 1]}, index=[10, 11, 12])
     staff = pd.DataFrame({"id": [101, 102], "capacity_units": [1, 0], "capacity_teams": [1, 1]})
-    pairs = pd.DataFrame({"slot": [10, 11, 11, 12], "staff_id": [101, 101, 102, 101],
-                          "cost": [5, 1, 3, 2]})
+    pairs = pd.DataFrame(
+        {"slot": [10, 11, 11, 12], "staff_id": [101, 101, 102, 101], "cost": [5, 1, 3, 2]}
+    )
     current = pd.DataFrame({"slot": [12], "staff_id": [101]})
     problem = from_frames(slots, staff, pairs, current)
     assert problem.current.tolist() == [-1, -1, 0]
@@ -196,8 +200,11 @@ def test_flow_and_cpsat_agree_on_teams_pools_and_balance(seed: int) -> None:
     p = from_cost_matrix(cost, capacity, slot_pool=pool, slot_team=team, current=current)
     flow, cpsat = solve(p), solve_cpsat(p, workers=2)
     assert cpsat.optimal
-    assert (flow.filled, flow.kept, flow.travel_best) == (cpsat.filled, cpsat.kept,
-                                                         cpsat.travel_best)
+    assert (flow.filled, flow.kept, flow.travel_best) == (
+        cpsat.filled,
+        cpsat.kept,
+        cpsat.travel_best,
+    )
     assert flow.max_load_permille == cpsat.max_load_permille
     assert flow.travel == cpsat.travel
     assert flow.travel <= int(flow.travel_best * 1.05)
@@ -221,8 +228,9 @@ def test_flow_hands_a_team_mixing_pools_to_cpsat() -> None:
     # Person 0 may take both seats of team 0, one drawing on units and one on teams: a person's
     # team seat would need two pools, which a flow cannot say, so solve falls back to CP-SAT.
     cost = np.array([[1.0, 5.0], [1.0, 5.0]])
-    p = from_cost_matrix(cost, np.array([[1, 1], [1, 1]]), slot_pool=np.array([0, 1]),
-                         slot_team=np.array([0, 0]))
+    p = from_cost_matrix(
+        cost, np.array([[1, 1], [1, 1]]), slot_pool=np.array([0, 1]), slot_team=np.array([0, 0])
+    )
     with pytest.raises(MixedTeamPools):
         _FlowNetwork(p, *components(p)[::-1])
     sol = solve(p)
@@ -235,12 +243,16 @@ def test_flow_solves_a_thousand_components_in_one_network() -> None:
     one = from_cost_matrix(cost, np.array([4, 4]))
     k = 1000
     p = Problem(
-        n_slots=4 * k, n_people=2 * k,
+        n_slots=4 * k,
+        n_people=2 * k,
         pair_slot=np.concatenate([one.pair_slot + 4 * i for i in range(k)]),
         pair_person=np.concatenate([one.pair_person + 2 * i for i in range(k)]),
-        pair_cost=np.tile(one.pair_cost, k), capacity=np.tile(one.capacity, (k, 1)),
-        slot_pool=np.zeros(4 * k, np.int64), slot_team=np.full(4 * k, -1),
-        current=np.full(4 * k, -1))
+        pair_cost=np.tile(one.pair_cost, k),
+        capacity=np.tile(one.capacity, (k, 1)),
+        slot_pool=np.zeros(4 * k, np.int64),
+        slot_team=np.full(4 * k, -1),
+        current=np.full(4 * k, -1),
+    )
     sol = solve(p)
     assert sol.components == k and sol.filled == 4 * k
     assert sol.travel == 42 * k and sol.max_load_permille == RATIO_SCALE // 2
@@ -248,8 +260,9 @@ def test_flow_solves_a_thousand_components_in_one_network() -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_chunks_of_components_solve_like_one_network(seed: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunks_of_components_solve_like_one_network(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(200 + seed)
     n_slots, n_people = 120, 40
     cost = rng.integers(1, 300, size=(n_slots, n_people)).astype(float)
@@ -258,15 +271,22 @@ def test_chunks_of_components_solve_like_one_network(seed: int,
     cost[group_s[:, None] != group_p[None, :]] = INF
     cost[rng.random(cost.shape) < 0.3] = INF
     team = np.where(np.arange(n_slots) >= 80, (np.arange(n_slots) - 80) // 5, -1)
-    p = from_cost_matrix(cost, rng.integers(0, 4, size=(n_people, 2)),
-                         slot_pool=(team >= 0).astype(np.int64), slot_team=team,
-                         current=np.where(rng.random(n_slots) < 0.3,
-                                          rng.integers(0, n_people, n_slots), -1))
+    p = from_cost_matrix(
+        cost,
+        rng.integers(0, 4, size=(n_people, 2)),
+        slot_pool=(team >= 0).astype(np.int64),
+        slot_team=team,
+        current=np.where(rng.random(n_slots) < 0.3, rng.integers(0, n_people, n_slots), -1),
+    )
     whole = solve(p)
     monkeypatch.setattr("gis.analysis.assignment.CHUNK_PAIRS", 37)
     chunked = solve(p)
     assert chunked.seconds["chunks"] > 1
-    assert (chunked.filled, chunked.kept, chunked.travel, chunked.travel_best,
-            chunked.max_load_permille) == (whole.filled, whole.kept, whole.travel,
-                                           whole.travel_best, whole.max_load_permille)
+    assert (
+        chunked.filled,
+        chunked.kept,
+        chunked.travel,
+        chunked.travel_best,
+        chunked.max_load_permille,
+    ) == (whole.filled, whole.kept, whole.travel, whole.travel_best, whole.max_load_permille)
     _assert_feasible(p, chunked)

@@ -18,8 +18,11 @@ def villages() -> pd.DataFrame:
 
 def units(**overrides: list[object]) -> pd.DataFrame:
     base: dict[str, list[object]] = {
-        "id": [1, 2, 3], "town_code": [TOWN] * 3, "village_code": [V1, V1, V2],
-        "department_code": ["AJB", "SCJG", "SCJG"], "status": ["operating", "closed", "seasonal"],
+        "id": [1, 2, 3],
+        "town_code": [TOWN] * 3,
+        "village_code": [V1, V1, V2],
+        "department_code": ["AJB", "SCJG", "SCJG"],
+        "status": ["operating", "closed", "seasonal"],
         "fire_key_level": ["county", "town", "none"],
     }
     base.update(overrides)
@@ -31,8 +34,16 @@ def staff(**overrides: list[object]) -> pd.DataFrame:
         "id": [10, 11, 12, 13, 14, 15, 16, 17],
         "town_code": [TOWN] * 8,
         "department_code": ["AJB", "SCJG", "LD", "CUN", "CUN", "XF", "ZJZ", "AJB"],
-        "role": ["inspector", "inspector", "leader", "village_staff", "village_staff",
-                 "firefighter", "professional", "town_cadre"],
+        "role": [
+            "inspector",
+            "inspector",
+            "leader",
+            "village_staff",
+            "village_staff",
+            "firefighter",
+            "professional",
+            "town_cadre",
+        ],
         "home_village_code": [None, None, None, V1, V1, None, None, None],
         "capacity_units": [10, 10, 20, 30, 30, 10, 0, 20],
         "capacity_teams": [5, 5, 5, 4, 0, 5, 5, 5],
@@ -58,17 +69,20 @@ def test_required_slots_per_village_unit_and_key_unit() -> None:
 def test_candidate_pairs_follow_department_village_and_role() -> None:
     slots = rules.required_slots(villages(), units(), staff())
     pairs = rules.candidate_pairs(slots, staff()).merge(
-        slots[["role", "unit_id", "village_code"]], left_on="slot", right_index=True)
+        slots[["role", "unit_id", "village_code"]], left_on="slot", right_index=True
+    )
+
     def who(role: R, **where: object) -> set[int]:
         sel = pairs["role"] == role.value
         for k, v in where.items():
             sel &= pairs[k] == v
         return set(pairs.loc[sel, "staff_id"])
-    assert who(R.UNIT_INSPECTOR, unit_id=1) == {10, 17}      # AJB staff for an AJB unit
-    assert who(R.UNIT_INSPECTOR, unit_id=3) == {11}          # SCJG for SCJG
+
+    assert who(R.UNIT_INSPECTOR, unit_id=1) == {10, 17}  # AJB staff for an AJB unit
+    assert who(R.UNIT_INSPECTOR, unit_id=3) == {11}  # SCJG for SCJG
     assert who(R.TEAM_REGULATOR, unit_id=1) == {10, 17}
     assert who(R.TEAM_TOWN_CADRE, unit_id=1) == {12, 17}
-    assert who(R.TEAM_VILLAGE_STAFF, unit_id=1) == {13}      # 14 has no team capacity
+    assert who(R.TEAM_VILLAGE_STAFF, unit_id=1) == {13}  # 14 has no team capacity
     assert who(R.TEAM_FIRE_POLICE) == {15}
     assert who(R.TEAM_PROFESSIONAL) == {16}
     assert who(R.GRID_CHIEF, village_code=V1) == {12, 17}
@@ -86,11 +100,20 @@ def test_is_eligible_agrees_with_candidate_pairs() -> None:
     s = staff()
     u = units()
     slots = rules.required_slots(villages(), u, s)
-    pairs = set(map(tuple, rules.candidate_pairs(
-        slots, s.assign(capacity_units=1, capacity_teams=1))[["slot", "staff_id"]].to_numpy()))
+    pairs = set(
+        map(
+            tuple,
+            rules.candidate_pairs(slots, s.assign(capacity_units=1, capacity_teams=1))[
+                ["slot", "staff_id"]
+            ].to_numpy(),
+        )
+    )
     for slot, row in slots.iterrows():
-        target = {"town_code": row["town_code"], "village_code": row["village_code"],
-                  "department_code": row["department_code"]}
+        target = {
+            "town_code": row["town_code"],
+            "village_code": row["village_code"],
+            "department_code": row["department_code"],
+        }
         for person in s.to_dict("records"):
             assert rules.is_eligible(row["role"], person, target) == ((slot, person["id"]) in pairs)
 
@@ -98,10 +121,19 @@ def test_is_eligible_agrees_with_candidate_pairs() -> None:
 def test_missing_slots_name_the_missing_team_roles() -> None:
     s = staff()
     slots = rules.required_slots(villages(), units(), s)
-    holders = pd.DataFrame({
-        "staff_id": [10, 12, 13, 99], "village_code": [None, None, None, None],
-        "role": ["team_regulator", "team_town_cadre", "team_village_staff", "team_professional"],
-        "unit_id": [1, 1, 1, 1]})
+    holders = pd.DataFrame(
+        {
+            "staff_id": [10, 12, 13, 99],
+            "village_code": [None, None, None, None],
+            "role": [
+                "team_regulator",
+                "team_town_cadre",
+                "team_village_staff",
+                "team_professional",
+            ],
+            "unit_id": [1, 1, 1, 1],
+        }
+    )
     missing = rules.missing_slots(slots, holders, s)
     team_missing = set(missing.loc[missing["unit_id"] == 1, "role"]) - {R.UNIT_INSPECTOR.value}
     # 99 is nobody on the staff list: the professional seat counts as missing.
@@ -119,8 +151,14 @@ def test_a_stale_record_does_not_hide_a_valid_holder() -> None:
     # and 11 (SCJG, valid). The single seat goes to the valid one, so the unit is covered.
     s = staff()
     slots = rules.required_slots(villages(), units(), s)
-    holders = pd.DataFrame({"staff_id": [10, 11], "role": ["unit_inspector"] * 2,
-                            "village_code": [None, None], "unit_id": [3, 3]})
+    holders = pd.DataFrame(
+        {
+            "staff_id": [10, 11],
+            "role": ["unit_inspector"] * 2,
+            "village_code": [None, None],
+            "unit_id": [3, 3],
+        }
+    )
     missing = rules.missing_slots(slots, holders, s)
     assert not ((missing["unit_id"] == 3) & (missing["role"] == R.UNIT_INSPECTOR.value)).any()
     # Alone, the wrong-department record leaves the seat vacant.

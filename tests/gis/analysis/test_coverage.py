@@ -421,8 +421,14 @@ def test_inactive_team_member_leaves_the_team_incomplete() -> None:
     inputs.units = gpd.GeoDataFrame(
         pd.concat([inputs.units, gpd.GeoDataFrame([extra], crs=CRS)], ignore_index=True), crs=CRS
     )
-    team = [(4, "team_regulator"), (1, "team_town_cadre"), (3, "team_village_staff"),
-            (5, "team_fire_police"), (6, "team_professional"), (4, "unit_inspector")]
+    team = [
+        (4, "team_regulator"),
+        (1, "team_town_cadre"),
+        (3, "team_village_staff"),
+        (5, "team_fire_police"),
+        (6, "team_professional"),
+        (4, "unit_inspector"),
+    ]
     inputs.responsibilities = pd.concat(
         [
             inputs.responsibilities,
@@ -494,26 +500,58 @@ def test_locate_units_agrees_with_a_shapely_witness_near_edges_and_reflex_corner
         box(X0, Y0 + 1000, X0 + 2000, Y0 + 2000), box(X0 + 1000, Y0 + 1500, X0 + 2000, Y0 + 2000)
     )
     notched = shapely.Polygon(
-        [(X0 + 2000, Y0), (X0 + 3000, Y0), (X0 + 3000, Y0 + 1000), (X0 + 2600, Y0 + 1000),
-         (X0 + 2500, Y0 + 400), (X0 + 2400, Y0 + 1000), (X0 + 2000, Y0 + 1000)]
+        [
+            (X0 + 2000, Y0),
+            (X0 + 3000, Y0),
+            (X0 + 3000, Y0 + 1000),
+            (X0 + 2600, Y0 + 1000),
+            (X0 + 2500, Y0 + 400),
+            (X0 + 2400, Y0 + 1000),
+            (X0 + 2000, Y0 + 1000),
+        ]
     )
     v = pd.concat(
-        [v, gpd.GeoDataFrame({"code": ["V3", "V4"], "name": ["三村", "四村"], "town_code": "T1"},
-                             geometry=[l_shape, notched], crs=CRS)],
+        [
+            v,
+            gpd.GeoDataFrame(
+                {"code": ["V3", "V4"], "name": ["三村", "四村"], "town_code": "T1"},
+                geometry=[l_shape, notched],
+                crs=CRS,
+            ),
+        ],
         ignore_index=True,
     )
-    corners = np.array([
-        (1000, 1500), (2000, 1500), (1000, 2000), (0, 1000), (1000, 1000), (2000, 1000),
-        (2500, 400), (2400, 1000), (2600, 1000), (0, 0), (3000, 1000),
-    ], dtype=float)
+    corners = np.array(
+        [
+            (1000, 1500),
+            (2000, 1500),
+            (1000, 2000),
+            (0, 1000),
+            (1000, 1000),
+            (2000, 1000),
+            (2500, 400),
+            (2400, 1000),
+            (2600, 1000),
+            (0, 0),
+            (3000, 1000),
+        ],
+        dtype=float,
+    )
     xy = []
     for cx, cy in corners:
         for r in (0.0, 0.5, 0.999, 1.001, 2.0):
             for a in np.linspace(0, 2 * np.pi, 16, endpoint=False):
                 xy.append((cx + r * np.cos(a), cy + r * np.sin(a)))
-    edges = [((0, 500), (1, 0)), ((1000, 500), (1, 0)), ((1500, 1000), (0, 1)),
-             ((500, 0), (0, 1)), ((1500, 1500), (0, 1)), ((1000, 1750), (1, 0)),
-             ((2450, 700), (6, 1)), ((2000, 500), (1, 0))]
+    edges = [
+        ((0, 500), (1, 0)),
+        ((1000, 500), (1, 0)),
+        ((1500, 1000), (0, 1)),
+        ((500, 0), (0, 1)),
+        ((1500, 1500), (0, 1)),
+        ((1000, 1750), (1, 0)),
+        ((2450, 700), (6, 1)),
+        ((2000, 500), (1, 0)),
+    ]
     for (ex, ey), (nx_, ny_) in edges:
         n = np.array([nx_, ny_], dtype=float) / np.hypot(nx_, ny_)
         for off in (-2.0, -0.5, 0.0, 0.5, 2.0):
@@ -524,16 +562,18 @@ def test_locate_units_agrees_with_a_shapely_witness_near_edges_and_reflex_corner
     for col in ("on_boundary", "grid_code", "n_grids", "candidates"):
         g_col = [None if pd.isna(x) else x for x in got[col].tolist()]
         w_col = [None if pd.isna(x) else x for x in want[col].tolist()]
-        bad = [(i, xy[i], g, w) for i, (g, w) in enumerate(zip(g_col, w_col, strict=True))
-               if g != w]
+        bad = [
+            (i, xy[i], g, w) for i, (g, w) in enumerate(zip(g_col, w_col, strict=True)) if g != w
+        ]
         assert not bad, (col, bad[:5])
 
 
 def test_a_point_inside_two_overlapping_grids_is_ambiguous() -> None:
     # Real village layers overlap at town borders (36 villages of the province dataset do): a
     # unit deep inside both is on no single grid; it is flagged with both codes.
-    villages = gpd.GeoDataFrame({"code": ["a", "b"]},
-                                geometry=[box(0, 0, 100, 100), box(50, 0, 150, 100)], crs=4547)
+    villages = gpd.GeoDataFrame(
+        {"code": ["a", "b"]}, geometry=[box(0, 0, 100, 100), box(50, 0, 150, 100)], crs=4547
+    )
     points = gpd.GeoSeries([Point(75, 50), Point(20, 50), Point(130, 50)], crs=4547)
     out = locate_units(points, villages, tolerance_m=1.0)
     # witness: plain Shapely containment

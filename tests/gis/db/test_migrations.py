@@ -18,6 +18,7 @@ from gis.db.all_models import Base
 
 ACTOR = Actor.system("test:migrations")
 SPATIAL_TABLES = {
+    "inspections",
     "towns",
     "villages",
     "micro_grids",

@@ -68,8 +68,13 @@ def write_ledger_xlsx(
     return path
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], *, encoding: str = "utf-8-sig",
-              headers: Sequence[str] = UNIT_HEADERS) -> Path:
+def write_csv(
+    path: Path,
+    rows: Sequence[dict[str, Any]],
+    *,
+    encoding: str = "utf-8-sig",
+    headers: Sequence[str] = UNIT_HEADERS,
+) -> Path:
     lines = [",".join(headers)]
     for row in rows:
         lines.append(",".join("" if row.get(h) is None else str(row.get(h)) for h in headers))
@@ -77,8 +82,9 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]], *, encoding: str = "ut
     return path
 
 
-def unit_frame(n: int = 3, lon0: float = 114.0012345678, lat0: float = 34.0512345678
-               ) -> gpd.GeoDataFrame:
+def unit_frame(
+    n: int = 3, lon0: float = 114.0012345678, lat0: float = 34.0512345678
+) -> gpd.GeoDataFrame:
     """A frame shaped like gis.io.exporters.fetch_units output."""
     return gpd.GeoDataFrame(
         {

@@ -19,9 +19,23 @@ from gis.io.readers import normalise_header, read_source
 from tests.gis.io.factories import unit_frame
 
 SUFFIX = {"shp": "zip"}
-ATTRIBUTES = ["code", "name", "uscc", "village", "address", "industry_code", "department",
-              "high_risk", "risk_color", "fire_key_level", "nine_small_category", "gas_use",
-              "status", "employees", "floor_area_m2"]
+ATTRIBUTES = [
+    "code",
+    "name",
+    "uscc",
+    "village",
+    "address",
+    "industry_code",
+    "department",
+    "high_risk",
+    "risk_color",
+    "fire_key_level",
+    "nine_small_category",
+    "gas_use",
+    "status",
+    "employees",
+    "floor_area_m2",
+]
 
 
 def read_back(tmp_path, data: bytes, fmt: str, ledger=UNIT_LEDGER):
@@ -71,7 +85,7 @@ def test_gbk_shapefile_is_really_gbk(tmp_path):
     # DBF field names: ≤10 bytes each (header descriptors start at byte 32, 32 bytes each).
     header_len = int.from_bytes(dbf[8:10], "little")
     for start in range(32, header_len - 1, 32):
-        name = dbf[start:start + 11].split(b"\0")[0]
+        name = dbf[start : start + 11].split(b"\0")[0]
         assert 0 < len(name) <= 10
     dictionary = archive.read("字段说明.csv").decode("utf-8-sig")
     assert "ind_code,行业代码" in dictionary
@@ -103,8 +117,9 @@ def test_projected_exports_match_pyproj(tmp_path, fmt, srid):
     # And the reader brings them back to CGCS2000 degrees.
     table = read_source(path)
     back = np.array([[r.geometry.x, r.geometry.y] for r in table.rows])
-    np.testing.assert_allclose(back, np.column_stack([frame.geometry.x, frame.geometry.y]),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        back, np.column_stack([frame.geometry.x, frame.geometry.y]), atol=1e-9
+    )
 
 
 def test_excel_layout(tmp_path):
@@ -138,20 +153,30 @@ def test_village_polygons_round_trip(tmp_path):
 
     poly = shapely.Polygon([(114.0, 34.0), (114.01, 34.0), (114.01, 34.012345678), (114.0, 34.0)])
     frame = gpd.GeoDataFrame(
-        {"code": ["411003101201"], "name": ["五女店村"], "kind": ["village"],
-         "urban_rural_code": ["220"], "population": [3200], "households": [800],
-         "groups_count": [9]},
-        geometry=[shapely.MultiPolygon([poly])], crs=STORAGE_SRID)
+        {
+            "code": ["411003101201"],
+            "name": ["五女店村"],
+            "kind": ["village"],
+            "urban_rural_code": ["220"],
+            "population": [3200],
+            "households": [800],
+            "groups_count": [9],
+        },
+        geometry=[shapely.MultiPolygon([poly])],
+        crs=STORAGE_SRID,
+    )
     for fmt in ("gpkg", "shp", "geojson"):
-        table, rows = read_back(tmp_path, export_frame(frame, VILLAGE_LEDGER, fmt), fmt,
-                                VILLAGE_LEDGER)
+        table, rows = read_back(
+            tmp_path, export_frame(frame, VILLAGE_LEDGER, fmt), fmt, VILLAGE_LEDGER
+        )
         values, geom = rows[0]
         assert values["name"] == "五女店村" and values["kind"] == "village"
         assert values["population"] == 3200
         # Same shape (shapefiles may reverse ring orientation): compare normalised forms.
         got = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
-        assert shapely.equals_exact(shapely.normalize(shapely.MultiPolygon([poly])),
-                                    shapely.normalize(got), tolerance=1e-9), fmt
+        assert shapely.equals_exact(
+            shapely.normalize(shapely.MultiPolygon([poly])), shapely.normalize(got), tolerance=1e-9
+        ), fmt
 
 
 def test_bad_options_are_refused():

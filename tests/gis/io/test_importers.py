@@ -29,25 +29,33 @@ def conn(db_conn: Connection) -> Connection:
 def units_state(conn: Connection) -> tuple[int, str]:
     """Row count and a checksum of the whole units table (every column, ordered by id)."""
     count = conn.execute(select(func.count()).select_from(Unit)).scalar_one()
-    digest = conn.execute(text(
-        "SELECT md5(coalesce(string_agg(u::text, '|' ORDER BY u.id), '')) FROM units u"
-    )).scalar_one()
+    digest = conn.execute(
+        text("SELECT md5(coalesce(string_agg(u::text, '|' ORDER BY u.id), '')) FROM units u")
+    ).scalar_one()
     return count, digest
 
 
 def inside_points(conn: Connection, n: int) -> list[tuple[str, float, float]]:
     """(village name, lon, lat) of points well inside n villages of the demo town."""
     rows = conn.execute(
-        select(Village.name, func.ST_X(func.ST_PointOnSurface(Village.geom)),
-               func.ST_Y(func.ST_PointOnSurface(Village.geom)))
-        .where(Village.town_code == TOWN).order_by(Village.code).limit(n)
+        select(
+            Village.name,
+            func.ST_X(func.ST_PointOnSurface(Village.geom)),
+            func.ST_Y(func.ST_PointOnSurface(Village.geom)),
+        )
+        .where(Village.town_code == TOWN)
+        .order_by(Village.code)
+        .limit(n)
     ).all()
     return [(name, float(x), float(y)) for name, x, y in rows]
 
 
 def stored_point(conn: Connection, uscc: str) -> tuple[float, float]:
-    x, y = conn.execute(select(func.ST_X(Unit.geom), func.ST_Y(Unit.geom))
-                        .where(Unit.town_code == TOWN, Unit.uscc == uscc)).one()
+    x, y = conn.execute(
+        select(func.ST_X(Unit.geom), func.ST_Y(Unit.geom)).where(
+            Unit.town_code == TOWN, Unit.uscc == uscc
+        )
+    ).one()
     return float(x), float(y)
 
 
@@ -65,12 +73,12 @@ def test_broken_ledger_is_rejected_whole_and_nothing_is_written(conn, tmp_path):
     (_, lon, lat), (_, lon2, lat2) = inside_points(conn, 2)
     bad_check = valid_uscc(2)[:17] + ("0" if valid_uscc(2)[17] != "0" else "1")
     rows = [
-        unit_row(1, 经度=lon, 纬度=lat),                               # Excel row 4: fine
-        unit_row(2, 统一社会信用代码=bad_check, 经度=lon, 纬度=lat),    # row 5: check digit
-        unit_row(3, 经度=lat2, 纬度=lon2),                             # row 6: swapped
-        unit_row(4, 经度=114.6, 纬度=34.05),                           # row 7: outside town
+        unit_row(1, 经度=lon, 纬度=lat),  # Excel row 4: fine
+        unit_row(2, 统一社会信用代码=bad_check, 经度=lon, 纬度=lat),  # row 5: check digit
+        unit_row(3, 经度=lat2, 纬度=lon2),  # row 6: swapped
+        unit_row(4, 经度=114.6, 纬度=34.05),  # row 7: outside town
         unit_row(5, 统一社会信用代码=valid_uscc(1), 经度=lon2, 纬度=lat2),  # row 8: duplicate
-        unit_row(6, 经度=lon2, 纬度=lat2),                             # row 9: fine
+        unit_row(6, 经度=lon2, 纬度=lat2),  # row 9: fine
     ]
     path = write_ledger_xlsx(tmp_path / "broken.xlsx", rows)
     before = units_state(conn)
@@ -91,7 +99,7 @@ def test_broken_ledger_is_rejected_whole_and_nothing_is_written(conn, tmp_path):
 
 
 def test_other_row_problems_are_named_in_chinese(conn, tmp_path):
-    (village, lon, lat), = inside_points(conn, 1)
+    ((village, lon, lat),) = inside_points(conn, 1)
     rows = [
         unit_row(1, 经度=lon, 纬度=lat, 行业代码="Z9999"),
         unit_row(2, 经度=lon, 纬度=lat, **{"所属村(社区)": "不存在村"}),
@@ -113,7 +121,7 @@ def test_other_row_problems_are_named_in_chinese(conn, tmp_path):
 
 
 def test_undecodable_csv_line_rejects_the_import(conn, tmp_path):
-    (_, lon, lat), = inside_points(conn, 1)
+    ((_, lon, lat),) = inside_points(conn, 1)
     path = write_csv(tmp_path / "l.csv", [unit_row(i, 经度=lon, 纬度=lat) for i in (1, 2)])
     lines = path.read_bytes().split(b"\r\n")
     lines[2] = lines[2].replace("测试".encode(), b"\xff\xfe")
@@ -138,12 +146,21 @@ def test_new_units_get_village_department_and_code_and_reimport_changes_nothing(
     first = import_units(conn, path, town_code=TOWN)
     assert (first.inserted, first.updated, first.unchanged) == (3, 0, 0)
     assert units_state(conn)[0] == count_before + 3
-    stored = {r.uscc: r for r in conn.execute(
-        select(Unit.uscc, Unit.code, Unit.village_code, Unit.department_code, Unit.high_risk,
-               Village.name.label("village"))
-        .join(Village, Village.code == Unit.village_code)
-        .where(Unit.uscc.in_([r["统一社会信用代码"] for r in rows]))
-    )}
+    stored = {
+        r.uscc: r
+        for r in conn.execute(
+            select(
+                Unit.uscc,
+                Unit.code,
+                Unit.village_code,
+                Unit.department_code,
+                Unit.high_risk,
+                Village.name.label("village"),
+            )
+            .join(Village, Village.code == Unit.village_code)
+            .where(Unit.uscc.in_([r["统一社会信用代码"] for r in rows]))
+        )
+    }
     for (village, _, _), row in zip(points, rows, strict=True):
         assert stored[row["统一社会信用代码"]].village == village  # point-in-polygon
     assert stored[valid_uscc(1)].department_code == "SCJG"
@@ -220,12 +237,14 @@ def test_self_intersecting_village_is_rejected(conn, tmp_path):
     from gis.io.ledger import VILLAGE_LEDGER
 
     frame = fetch_villages(conn, TOWN).head(2).copy()
-    (_, lon, lat), = inside_points(conn, 1)
+    ((_, lon, lat),) = inside_points(conn, 1)
     d = 0.002
-    bowtie = shapely.Polygon([(lon - d, lat - d), (lon + d, lat + d), (lon + d, lat - d),
-                              (lon - d, lat + d)])
-    frame = gpd.GeoDataFrame(frame.drop(columns="geometry"),
-                             geometry=[frame.geometry.iloc[0], bowtie], crs=STORAGE_SRID)
+    bowtie = shapely.Polygon(
+        [(lon - d, lat - d), (lon + d, lat + d), (lon + d, lat - d), (lon - d, lat + d)]
+    )
+    frame = gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=[frame.geometry.iloc[0], bowtie], crs=STORAGE_SRID
+    )
     path = tmp_path / "v.gpkg"
     path.write_bytes(export_frame(frame, VILLAGE_LEDGER, "gpkg"))
     with pytest.raises(ImportRejected) as err:
@@ -238,7 +257,7 @@ def test_self_intersecting_village_is_rejected(conn, tmp_path):
 
 
 def test_gcj02_ledger_lands_within_half_a_metre(conn, tmp_path):
-    (_, lon, lat), = inside_points(conn, 1)
+    ((_, lon, lat),) = inside_points(conn, 1)
     glon, glat = wgs_to_gcj(lon, lat)
     path = write_ledger_xlsx(tmp_path / "amap.xlsx", [unit_row(1, 经度=glon, 纬度=glat)])
     import_units(conn, path, town_code=TOWN, coords="gcj02")
@@ -250,11 +269,12 @@ def test_gcj02_ledger_lands_within_half_a_metre(conn, tmp_path):
 @pytest.mark.parametrize("srid", [METRIC_SRID, METRIC_ZONED_SRID])
 @pytest.mark.parametrize("coords", ["wgs84", "declared"])
 def test_gauss_kruger_ledger_lands_where_pyproj_says(conn, tmp_path, srid, coords):
-    (_, lon, lat), = inside_points(conn, 1)
+    ((_, lon, lat),) = inside_points(conn, 1)
     x, y = transformer(STORAGE_SRID, srid).transform(lon, lat)
     path = write_csv(tmp_path / "survey.csv", [unit_row(1, 经度=x, 纬度=y)])
-    report = import_units(conn, path, town_code=TOWN,
-                          coords=srid if coords == "declared" else "wgs84")
+    report = import_units(
+        conn, path, town_code=TOWN, coords=srid if coords == "declared" else "wgs84"
+    )
     assert report.inserted == 1 and report.input_crs == srid
     back_lon, back_lat = transformer(srid, STORAGE_SRID).transform(x, y)  # pyproj witness
     got = stored_point(conn, valid_uscc(1))

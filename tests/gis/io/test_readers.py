@@ -31,8 +31,9 @@ def test_excel_header_found_under_title_rows_with_excel_row_numbers(tmp_path):
 
 
 def test_excel_merged_village_cells_are_filled_down(tmp_path):
-    path = write_ledger_xlsx(tmp_path / "l.xlsx", [unit_row(i, **{"所属村(社区)": None})
-                                                   for i in range(1, 4)])
+    path = write_ledger_xlsx(
+        tmp_path / "l.xlsx", [unit_row(i, **{"所属村(社区)": None}) for i in range(1, 4)]
+    )
     book = openpyxl.load_workbook(path)
     sheet = book.active
     col = 4  # 所属村(社区)
@@ -44,8 +45,15 @@ def test_excel_merged_village_cells_are_filled_down(tmp_path):
 
 
 def test_full_width_header_variants_match(tmp_path):
-    headers = ["序号", "单位名称 ", "统一社会信用代码", "所属村（社区）", "经度", "纬度",
-               "*行业代码"]
+    headers = [
+        "序号",
+        "单位名称 ",
+        "统一社会信用代码",
+        "所属村（社区）",
+        "经度",
+        "纬度",
+        "*行业代码",
+    ]
     path = write_ledger_xlsx(tmp_path / "l.xlsx", [], headers=headers)
     table = read_source(path, header_keys=KEYS)
     assert UNIT_LEDGER.resolve(table.headers)["village"] == "所属村(社区)"
@@ -91,8 +99,9 @@ def test_decode_prefers_utf8_but_recognises_gbk():
 
 
 def _points_frame(crs: int, xs, ys) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"name": ["甲厂", "乙厂"]}, geometry=gpd.points_from_xy(xs, ys),
-                            crs=crs)
+    return gpd.GeoDataFrame(
+        {"name": ["甲厂", "乙厂"]}, geometry=gpd.points_from_xy(xs, ys), crs=crs
+    )
 
 
 def test_shapefile_without_cpg_gbk_and_utf8(tmp_path):
