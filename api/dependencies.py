@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 from sqlalchemy import Connection, Engine
 
@@ -105,6 +105,17 @@ class Access:
     def __call__(
         self, request: Request, conn: ConnDep, settings: SettingsDep, principal: PrincipalDep
     ) -> Scope:
+        return self.scope_of(request, conn, settings, principal, None)
+
+    def scope_of(
+        self,
+        request: Request,
+        conn: Connection,
+        settings: Settings,
+        principal: Principal | None,
+        submitted_csrf: str | None,
+    ) -> Scope:
+        """Authenticate and authorise; ``submitted_csrf`` is a form's token (else the header's)."""
         if principal is None:
             if not self.anonymous:
                 raise Unauthenticated("sign in first (请先登录)")
@@ -115,8 +126,26 @@ class Access:
         if self.write and scope.read_only:
             raise Forbidden(f"{principal.role.label}账号为只读，不能修改数据 (read-only account)")
         if request.method not in SAFE_METHODS and request.state.credential == "cookie":
-            check_csrf(request, settings, None)
+            check_csrf(request, settings, submitted_csrf)
         return scope
+
+
+class FormAccess(Access):
+    """An ``Access`` rule for HTML form posts: the CSRF token comes in the form's own field.
+
+    A plain form cannot send headers, so the token the page rendered into ``csrf_token`` is
+    checked instead (still bound to the session, see api/security.py).
+    """
+
+    def __call__(  # type: ignore[override]
+        self,
+        request: Request,
+        conn: ConnDep,
+        settings: SettingsDep,
+        principal: PrincipalDep,
+        csrf_token: Annotated[str, Form(max_length=200)] = "",
+    ) -> Scope:
+        return self.scope_of(request, conn, settings, principal, csrf_token or None)
 
 
 STAFF_ROLES = frozenset(Role) - {Role.PUBLIC}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse
 
 from gis.errors import (
     ConfigurationError,
@@ -50,8 +52,21 @@ def _status(exc: GridsafeError) -> int:
     return 400
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+def _browser_navigation(request: Request) -> bool:
+    """A person's browser opening a page (not a script calling the API): it asks for HTML."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridsafeError)
+    if isinstance(exc, Unauthenticated) and _browser_navigation(request):
+        # A page or map opened signed out leads to the sign-in form and back, not to JSON.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
     body: dict[str, object] = {"code": exc.code, "message": exc.message}
     if isinstance(exc, ImportRejected):
         body["problems"] = [

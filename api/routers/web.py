@@ -35,7 +35,7 @@ from gis.workflows.sign_in import authenticate
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
-HOME = "/account"
+HOME = "/home"
 
 
 def _safe_next(target: str | None) -> str:
@@ -130,7 +130,7 @@ def login_submit(
 def account_page(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
     principal = _session(request, conn, settings)
     if principal is None:
-        return RedirectResponse(f"/login?next={HOME}", status_code=303)
+        return RedirectResponse("/login?next=/account", status_code=303)
     scope = scope_for(conn, principal)
     row = get_account(conn, Scope.unrestricted(), principal.account_id)
     token, presession = csrf_token_for(request, settings)
