@@ -137,7 +137,7 @@ class FormAccess(Access):
     checked instead (still bound to the session, see api/security.py).
     """
 
-    def __call__(  # type: ignore[override]
+    def __call__(
         self,
         request: Request,
         conn: ConnDep,
