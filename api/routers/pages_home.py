@@ -30,7 +30,10 @@ HOME_LIST = 10
 @router.get("/", response_class=HTMLResponse)
 def root(principal: PrincipalDep) -> Response:
     """Signed in: the role's home; otherwise the sign-in form."""
-    return RedirectResponse("/home" if principal is not None else "/login", status_code=303)
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    # No public home page is built yet: a signed-in public account gets its account card.
+    return RedirectResponse("/account" if principal.role is Role.PUBLIC else "/home", 303)
 
 
 def open_hazards(conn: Connection, scope: Scope, limit: int) -> list[dict[str, Any]]:

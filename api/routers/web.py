@@ -119,7 +119,10 @@ def login_submit(
             headers={"Retry-After": str(outcome.retry_after)} if throttled else None,
         )
     token, claims = issue_for(conn, outcome.principal, settings.signing_secret())
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if target == HOME and outcome.principal.role is Role.PUBLIC:
+        target = "/account"  # no public home page is built yet: the account card, not a 403
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, settings)
     # The session's own CSRF token: the pre-session one is worthless from now on.
     set_csrf_cookie(response, session_csrf_token(settings, claims.jti), settings)

@@ -52,6 +52,9 @@ def test_root_leads_to_sign_in_or_home(api_app: FastAPI, db_conn: Connection) ->
         assert anon.get("/").headers["location"] == "/login"
     signed_in = _sign_in(api_app, db_conn, Role.TOWN_ADMIN)
     assert signed_in.get("/").headers["location"] == "/home"
+    public = _sign_in(api_app, db_conn, Role.PUBLIC)  # no public home yet: never a dead end
+    assert public.get("/").headers["location"] == "/account"
+    assert public.get("/account").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/home", "/units?risk=red&kind=fire_key", "/maps/area"])
