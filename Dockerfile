@@ -11,4 +11,4 @@ USER gridsafe
 # `openssl rand -hex 32`); `gridsafe serve` refuses to start with a missing, short or default key.
 ENV GRIDSAFE_MODE=production
 EXPOSE 8000
-CMD ["gridsafe", "serve", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["gridsafe", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -43,13 +43,27 @@ def _prepare(settings: Settings) -> Engine:
     return engine
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from api.main import create_app
 
-    app = create_app(settings, engine=_engine(settings))
     _say(f"gridsafe is serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers > 1:
+        # Each worker process builds its own app, engine and pool from the same environment
+        # (the schema is already migrated by the parent): one Python process is GIL-bound, so
+        # this is what uses the other cores.
+        _say(f"{workers} worker processes")
+        uvicorn.run(
+            "api.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+        )
+        return
+    app = create_app(settings, engine=_engine(settings))
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
@@ -102,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.signing_secret()  # refuse before touching the database
     _prepare(settings)
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, args.workers)
     return 0
 
 
@@ -154,6 +168,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gridsafe", description="网格安监 gridsafe")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +187,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service on the configured database")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="worker processes (production: about one per core; each has its own pool and cache)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="manage the database")

@@ -51,7 +51,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     )
     engine = get_engine(settings)
     with engine.begin() as conn:
-        route = wf.plan_day(conn, req, Scope.unrestricted(), Actor.system("cli", town))
+        route = wf.plan_day(conn, req, Scope.unrestricted(), Actor.system("cli:route", town))
     _print(route)
     if args.gpx:
         Path(args.gpx).write_bytes(wf.route_gpx(route))

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse
 from gis.errors import (
     ConfigurationError,
     Conflict,
+    DatabaseBusy,
     DatabaseUnavailable,
     EmbeddedDatabaseError,
     Forbidden,
@@ -40,9 +41,14 @@ STATUS: dict[type[GridsafeError], int] = {
     InvalidInput: 400,
     ImportRejected: 422,
     DatabaseUnavailable: 503,
+    DatabaseBusy: 503,
     EmbeddedDatabaseError: 503,
     ConfigurationError: 500,
 }
+
+#: Seconds a client should wait before retrying, per 503 code.
+RETRY_AFTER = {DatabaseBusy.code: "1", DatabaseUnavailable.code: "5"}
+BUSY_MESSAGE = "服务繁忙，请稍后重试 (server busy, retry shortly)"
 
 
 def _status(exc: GridsafeError) -> int:
@@ -84,8 +90,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         ]
     if isinstance(exc, TransitionRefused):
         body["current"] = jsonable_encoder(exc.current)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    return JSONResponse(body, status_code=_status(exc), headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else {}
+    if exc.code in RETRY_AFTER:
+        headers["Retry-After"] = RETRY_AFTER[exc.code]
+    return JSONResponse(body, status_code=_status(exc), headers=headers or None)
 
 
 async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
@@ -108,6 +116,11 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection came free in time: saturation, not an outage (the database is up)."""
+    return await _domain_error(request, DatabaseBusy(BUSY_MESSAGE))
 
 
 #: Stable codes for the HTTP errors FastAPI and Starlette raise themselves (unknown path, …).
@@ -153,4 +166,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeout, _database_down)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)

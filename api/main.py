@@ -63,7 +63,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.engine = engine
     app.state.settings = settings
-    app.dependency_overrides[get_settings] = lambda: settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.upload_max_bytes)
     # Added last, so outermost: the 413 of BodySizeLimit carries the headers too.

@@ -80,6 +80,13 @@ class ConfigurationError(GridsafeError):
     code = "configuration_error"
 
 
+class DatabaseBusy(GridsafeError):
+    """Every database connection of this process stayed in use: the server is up but saturated,
+    so the request may simply be retried (unlike :class:`DatabaseUnavailable`)."""
+
+    code = "database_busy"
+
+
 class EmbeddedDatabaseError(GridsafeError):
     """The local PostgreSQL cluster could not be installed, created or started."""
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from api.dependencies import ConnDep, ScopeDep, SettingsDep
 from api.schemas.gaps import (
@@ -144,22 +144,28 @@ def summarise_gaps(
     town: TownParam = None,
     as_of: AsOfParam = None,
     minutes: MinutesParam = 5.0,
-) -> GapSummary:
+) -> Response:
     """Per-village coverage (%) and gap counts, worst village first."""
     result = scoped_gaps(
         conn, scope, as_of=as_of, town=town, params=CoverageParams(fire_minutes=minutes)
     )
-    villages = [
-        VillageCoverage(**{k: _clean(v) for k, v in row.items()})
-        for row in result.villages.to_dict("records")
-    ]
-    return GapSummary(
-        as_of=result.as_of,
-        towns=result.towns,
-        counts=result.counts(),
-        labels={t.value: t.label for t in GapType},
-        villages=villages,
-    )
+    # Encoded once per report for town-wide callers (``derived`` is then shared by everyone
+    # asking about the same towns, date, parameters and data); per request otherwise.
+    body = result.derived.get("summary")
+    if body is None:
+        villages = [
+            VillageCoverage(**{k: _clean(v) for k, v in row.items()})
+            for row in result.villages.to_dict("records")
+        ]
+        body = GapSummary(
+            as_of=result.as_of,
+            towns=result.towns,
+            counts=result.counts(),
+            labels={t.value: t.label for t in GapType},
+            villages=villages,
+        ).model_dump_json()
+        result.derived["summary"] = body
+    return Response(body, media_type="application/json")
 
 
 @router.get(

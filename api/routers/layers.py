@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from api.dependencies import ConnDep, ScopeDep, SettingsDep
 from api.schemas.geojson import FeatureCollection, Link
-from gis.queries.layers import LAYERS, fetch_features, layer_filter
+from gis.queries.layers import LAYERS, fetch_feature_page, layer_filter
 
 router = APIRouter(prefix="/api/v1", tags=["layers"])
 
@@ -81,7 +83,7 @@ def _make_handler(layer: str) -> Any:
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         **filters: Any,
-    ) -> FeatureCollection:
+    ) -> Response:
         equals = {k: v for k, v in filters.items() if k in spec.filters and v is not None}
         prefixes = {k: v for k, v in filters.items() if k in spec.prefix_filters and v is not None}
         where = layer_filter(
@@ -95,13 +97,18 @@ def _make_handler(layer: str) -> Any:
             search=q,
         )
         limit = min(limit, settings.page_size_max)
-        features, total = fetch_features(conn, layer, where, limit, offset)
-        return FeatureCollection(
-            features=features,  # type: ignore[arg-type]
-            numberMatched=total,
-            numberReturned=len(features),
-            links=_links(request, limit, offset, len(features), total),
-        )
+        total, features = fetch_feature_page(conn, layer, where, limit, offset)
+        returned = min(limit, max(0, total - offset))
+        links = [link.model_dump() for link in _links(request, limit, offset, returned, total)]
+        # The features arrive serialised by PostgreSQL (gis.queries.layers.feature_json); only
+        # the envelope is written here, in FeatureCollection's shape, without a model round trip.
+        head = f'{{"type":"FeatureCollection","features":{features},'
+        tail = json.dumps(
+            {"numberMatched": total, "numberReturned": returned, "links": links},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )[1:]
+        return Response((head + tail).encode(), media_type="application/json")
 
     # Give each layer's filters a documented query parameter of the right type.
     base = inspect.signature(handler)

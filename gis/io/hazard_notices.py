@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from gis.domain import EscalationLevel, HazardCategory, HazardLevel
+from gis.io.formulas import inert_cell
 
 HEADERS = [
     "序号",
@@ -43,15 +44,16 @@ def write_notice_list(rows: Sequence[dict[str, Any]], as_of: dt.date, path: Path
         ws.column_dimensions[ws.cell(2, col).column_letter].width = width
     for i, r in enumerate(rows, start=1):
         escalation = r["escalation"]
+        # Descriptions and names may come from the public or a ledger: never a live formula.
         ws.append(
             [
                 i,
-                r["code"],
-                r["unit_name"] or "",
-                r["village_name"] or "",
+                inert_cell(r["code"]),
+                inert_cell(r["unit_name"] or ""),
+                inert_cell(r["village_name"] or ""),
                 HazardCategory(r["category"]).label,
                 HazardLevel(r["level"]).label,
-                r["description"],
+                inert_cell(r["description"]),
                 r["found_on"],
                 r["deadline"],
                 int(r["days_overdue"]),

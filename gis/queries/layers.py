@@ -5,10 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gis.access import Scope, scope_clause
@@ -252,48 +266,93 @@ def layer_filter(
     return and_(literal(True), *clauses)
 
 
-def features_select(
-    layer: str, where: ColumnElement[bool], limit: int, offset: int
-) -> Select[*tuple[Any, ...]]:
-    """Rows of a layer as (properties..., geojson geometry text), in a stable order."""
-    spec = LAYERS[layer]
-    cols = [_column(spec, p) for p in spec.properties]
-    geometry = func.ST_AsGeoJSON(_column(spec, "geom"), COORD_PRECISION).label("geometry")
-    order = [_column(spec, o) for o in spec.order_by]
-    return select(*cols, geometry).where(where).order_by(*order).limit(limit).offset(offset)
-
-
 def count_select(layer: str, where: ColumnElement[bool]) -> Select[int]:
     spec = LAYERS[layer]
     return select(func.count()).select_from(spec.model).where(where)
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "value") and isinstance(getattr(value, "value", None), str):
-        return value.value
-    return value
+def _key(name: str) -> ColumnElement[str]:
+    # Property names come from LAYERS (code, never input); inlined so the statement text, and
+    # with it PostgreSQL's prepared plan, is the same for every request.
+    if not name.isidentifier():
+        raise ValueError(f"not a property name: {name!r}")
+    return literal_column(f"'{name}'")
+
+
+@cache
+def feature_json(layer: str) -> ColumnElement[Any]:
+    """One row of ``layer`` as a GeoJSON Feature built by PostgreSQL (``json``).
+
+    Built once per layer: the same element every request, so SQLAlchemy's memoised cache key
+    for it is computed once too.
+
+    Geometry by ``ST_AsGeoJSON(geom, 7, 0)``: 1e-7° precision and no ``crs`` member (option 0;
+    RFC 7946 has none, and the default would add one for EPSG:4490).
+    """
+    spec = LAYERS[layer]
+    pairs: list[Any] = []
+    for p in spec.properties:
+        pairs += [_key(p), _column(spec, p)]
+    geometry = cast(func.ST_AsGeoJSON(_column(spec, "geom"), COORD_PRECISION, 0), JSON)
+    return func.json_build_object(
+        _key("type"),
+        literal_column("'Feature'"),
+        _key("id"),
+        _column(spec, spec.id_column),
+        _key("geometry"),
+        geometry,
+        _key("properties"),
+        func.json_build_object(*pairs),
+    )
+
+
+def feature_page_select(
+    layer: str, where: ColumnElement[bool], limit: int, offset: int
+) -> Select[int, str]:
+    """(rows matching ``where``, JSON array text of one page of features), in one statement.
+
+    The features are serialised by PostgreSQL and travel as text, so the service returns them
+    without decoding a geometry or building a Python object per row.
+    """
+    spec = LAYERS[layer]
+    order = [_column(spec, o) for o in spec.order_by]
+    page = (
+        select(
+            feature_json(layer).label("feature"), *(o.label(f"_o{i}") for i, o in enumerate(order))
+        )
+        .where(where)
+        .order_by(*order)
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
+    )
+    keys = [page.c[f"_o{i}"] for i in range(len(order))]
+    features = select(
+        cast(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(page.c.feature, *keys)),
+                literal_column("'[]'::json"),
+            ),
+            Text,
+        )
+    ).scalar_subquery()
+    return select(count_select(layer, where).scalar_subquery().label("matched"), features)
+
+
+def fetch_feature_page(
+    conn: Connection, layer: str, where: ColumnElement[bool], limit: int, offset: int
+) -> tuple[int, str]:
+    """The number of rows matching ``where`` and one page's features as a JSON array (text)."""
+    row = conn.execute(feature_page_select(layer, where, limit, offset)).one()
+    return int(row[0]), str(row[1])
 
 
 def fetch_features(
     conn: Connection, layer: str, where: ColumnElement[bool], limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
-    """The GeoJSON features of one page and the number of matching rows in all."""
-    spec = LAYERS[layer]
-    total = int(conn.execute(count_select(layer, where)).scalar_one())
-    rows = conn.execute(features_select(layer, where, limit, offset)).all()
-    features = []
-    for row in rows:
-        mapping = row._mapping
-        props = {p: _jsonable(mapping[p]) for p in spec.properties}
-        geometry = mapping["geometry"]
-        features.append(
-            {
-                "type": "Feature",
-                "id": props[spec.id_column],
-                "geometry": json.loads(geometry) if geometry else None,
-                "properties": props,
-            }
-        )
-    return features, total
+    """The GeoJSON features of one page (as Python objects) and the number of matching rows.
+
+    The same statement as the API's pages; one ``json.loads`` of the array PostgreSQL built.
+    """
+    total, features = fetch_feature_page(conn, layer, where, limit, offset)
+    return json.loads(features), total

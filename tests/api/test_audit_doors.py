@@ -354,6 +354,27 @@ def _inspection(api: Api) -> None:
     api.doors.expect("create", "inspections", api.admin_name, key=response.json()["id"])
 
 
+def _plan_route(api: Api) -> None:
+    staff = api.conn.execute(
+        text(
+            "SELECT id FROM staff WHERE town_code = :t AND department_code = 'SCJG' "
+            "AND active ORDER BY id LIMIT 1"
+        ),
+        {"t": DEMO_TOWN},
+    ).scalar_one()
+    units = api.conn.execute(
+        text(
+            "SELECT id FROM units WHERE town_code = :t AND department_code = 'SCJG' "
+            "ORDER BY id LIMIT 3"
+        ),
+        {"t": DEMO_TOWN},
+    ).scalars()
+    body = {"day": "2024-06-03", "staff_ids": [staff], "units": list(units), "time_limit_s": 0.2}
+    response = api.admin.post("/api/v1/routes", json=body)
+    assert response.status_code == 201, response.text
+    api.doors.expect("plan", "inspection_routes", api.admin_name, key=response.json()["id"])
+
+
 WEEK = (dt.date.today() + dt.timedelta(days=7)).isoformat()
 HAZARD_VERBS: dict[str, tuple[str, dict[str, Any]]] = {
     "confirm": ("reported", {}),
@@ -382,6 +403,7 @@ API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
     ("POST", "/api/v1/hazards"): _report_hazard,
     ("POST", "/api/v1/hazards/{hazard_id}/photos"): _hazard_photo,
     ("POST", "/api/v1/inspections"): _inspection,
+    ("POST", "/api/v1/routes"): _plan_route,
     **{
         ("POST", f"/api/v1/hazards/{{hazard_id}}/{verb}"): _hazard_verb(verb, source, extra)
         for verb, (source, extra) in HAZARD_VERBS.items()
@@ -612,11 +634,13 @@ def _db_downgrade(c: Cli, demo: DemoRun) -> None:
     with _connect(url) as conn:
         heads = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     doors = c.doors(url)
-    assert c.run(url, "db", "downgrade", "--revision", "0003@-1") == 0
+    assert c.run(url, "db", "downgrade", "--revision", "0005@-1") == 0
     (entry,) = doors.expect("migrate", "alembic_version", "cli:db-downgrade")
-    # Other branches (0006 hazards, …) stay where they are; only 0003's branch steps back.
+    # Other branches' heads (0004, 0006, 0007, …) stay; the step takes 0005 back to 0003.
     assert entry["before"] == {"revision": ",".join(sorted(heads))}
-    assert entry["after"] == {"revision": ",".join(sorted(heads - {"0003"}))}
+    assert "0005" in heads
+    expected = sorted("0003" if head == "0005" else head for head in heads)
+    assert entry["after"] == {"revision": ",".join(expected)}
 
 
 def _generate(c: Cli, demo: DemoRun) -> None:
@@ -656,6 +680,24 @@ def _assign(c: Cli, demo: DemoRun) -> None:
         run_id = conn.execute(select(func.max(AssignmentRun.id))).scalar_one()
     (entry,) = doors.expect("assign", "responsibilities", "cli:assign", key=run_id)
     assert entry["town_code"] == DEMO_TOWN and entry["after"]["as_of"] == "2025-06-01"
+
+
+def _route(c: Cli, demo: DemoRun) -> None:
+    with _connect(demo.url) as conn:
+        staff = conn.execute(
+            text("SELECT id FROM staff WHERE department_code = 'SCJG' AND active ORDER BY id")
+        ).scalar()
+        units = conn.execute(
+            text("SELECT id FROM units WHERE department_code = 'SCJG' ORDER BY id LIMIT 3")
+        ).scalars()
+        unit_ids = [str(u) for u in units]
+    doors = c.doors(demo.url)
+    assert (
+        c.run(demo.url, "route", "--day", "2024-06-03", "--staff", str(staff), "--units", *unit_ids)
+        == 0
+    )
+    (entry,) = doors.expect("plan", "inspection_routes", "cli:route")
+    assert entry["town_code"] == DEMO_TOWN
 
 
 def _account(c: Cli, *argv: str) -> None:
@@ -760,6 +802,7 @@ CLI_DOORS: dict[tuple[str, ...], Callable[[Cli, DemoRun], None]] = {
     ("account", "unlock"): _unlock,
     ("restore",): _restore,
     ("hazards", "escalate"): _escalate,
+    ("route",): _route,
 }
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import box, shape
+from sqlalchemy import Connection, text
 
+from api.schemas.geojson import FeatureCollection
 from data import DEMO_DIR
 
 
@@ -118,3 +121,39 @@ def test_bad_input_is_a_clear_client_error(client: TestClient, params: dict, sta
     body = response.json()
     if status == 400:
         assert body["code"] == "invalid_input" and body["message"]
+
+
+@pytest.mark.parametrize(
+    ("layer", "table", "key"),
+    [("units", "units", "id"), ("villages", "villages", "code"), ("roads", "roads", "id")],
+)
+def test_features_equal_an_independent_read(
+    client: TestClient, db_conn: Connection, layer: str, table: str, key: str
+) -> None:
+    """The GeoJSON PostgreSQL writes is the FeatureCollection the schema promises: every
+    property equal to a plain select, every geometry to Shapely's reading of the WKB."""
+    from gis.queries.layers import LAYERS
+
+    body = client.get(f"/api/v1/{layer}", params={"limit": 100}).json()
+    assert set(body) == {"type", "features", "numberMatched", "numberReturned", "links"}
+    assert body["type"] == "FeatureCollection"
+    FeatureCollection.model_validate(body)
+    props = LAYERS[layer].properties
+    rows = db_conn.execute(
+        text(
+            f"SELECT {', '.join(props)}, ST_AsBinary(geom) AS wkb FROM {table} "
+            f"ORDER BY {key} LIMIT 100"
+        )
+    ).mappings()
+    expected = {row[key]: row for row in rows}
+    assert body["numberReturned"] == len(body["features"]) == len(expected)
+    assert body["numberMatched"] == db_conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+    for feature in body["features"]:
+        assert set(feature) == {"type", "id", "geometry", "properties"}
+        assert set(feature["geometry"]) == {"type", "coordinates"}  # no "crs" member
+        row = expected[feature["id"]]
+        assert feature["properties"] == {
+            p: row[p].isoformat() if hasattr(row[p], "isoformat") else row[p] for p in props
+        }
+        witness = shapely.from_wkb(bytes(row["wkb"]))
+        assert shape(feature["geometry"]).equals_exact(witness, 1e-7)

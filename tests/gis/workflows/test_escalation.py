@@ -57,6 +57,8 @@ def test_overdue_hazards_climb_and_are_listed(db_conn: Connection, tmp_path: Pat
     assert version == 2  # raised twice, two history rows
     assert hazard_ledger.verify(db_conn) == []
 
+    hostile = '=HYPERLINK("http://evil.example","点击")'
+    later[first["id"]]["description"] = hostile
     out = write_notice_list(list(later.values()), TODAY, tmp_path / "notices.xlsx")
     sheet = load_workbook(out).active
     assert sheet is not None
@@ -64,3 +66,6 @@ def test_overdue_hazards_climb_and_are_listed(db_conn: Connection, tmp_path: Pat
     assert sheet.cell(2, 2).value == "隐患编号"
     codes = {sheet.cell(r, 2).value for r in range(3, sheet.max_row + 1)}
     assert len(codes) == len(later)
+    descriptions = [sheet.cell(r, 7).value for r in range(3, sheet.max_row + 1)]
+    assert "'" + hostile in descriptions  # stored as inert text, not a formula
+    assert not any(str(v).startswith("=") for v in descriptions)
