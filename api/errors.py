@@ -118,7 +118,7 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+async def _pool_exhausted(request: Request, exc: Exception) -> Response:
     """No pooled connection came free in time: saturation, not an outage (the database is up)."""
     return await _domain_error(request, DatabaseBusy(BUSY_MESSAGE))
 
