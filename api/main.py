@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Added last, so outermost: the 413 of BodySizeLimit carries the headers too.
     app.add_middleware(SecurityHeaders)
     app.mount(ASSET_URL, StaticFiles(directory=ASSET_DIR), name="map-assets")
-    app.mount("/static", StaticFiles(directory=PAGE_ASSET_DIR), name="page-assets")
+    app.mount("/static/pages", StaticFiles(directory=PAGE_ASSET_DIR), name="page-assets")
     install_docs(app)
     app.include_router(health.router)
     app.include_router(layers.router)

@@ -264,3 +264,9 @@ def test_a_workflow_refusal_lands_next_to_its_field(api_app: FastAPI, db_conn: C
     assert bad.status_code == 400
     after_date = bad.text.split('id="inspected_on"')[1]
     assert "晚于今天" in after_date.split("<button")[0]
+
+
+def test_the_stylesheet_is_served_by_gridsafe(anonymous: TestClient) -> None:
+    css = anonymous.get("/static/pages/pages.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert anonymous.get("/static/docs/swagger-ui.css").status_code == 200  # not shadowed
