@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -20,6 +23,7 @@ from gis.errors import (
     DatabaseBusy,
     DatabaseUnavailable,
     EmbeddedDatabaseError,
+    FileTooLarge,
     Forbidden,
     GridsafeError,
     ImportRejected,
@@ -30,6 +34,7 @@ from gis.errors import (
     TransitionRefused,
     Unauthenticated,
 )
+from gis.io.uploads import UploadArea
 
 STATUS: dict[type[GridsafeError], int] = {
     NotFound: 404,
@@ -40,6 +45,7 @@ STATUS: dict[type[GridsafeError], int] = {
     Forbidden: 403,
     InvalidInput: 400,
     ImportRejected: 422,
+    FileTooLarge: 413,
     DatabaseUnavailable: 503,
     DatabaseBusy: 503,
     EmbeddedDatabaseError: 503,
@@ -67,23 +73,51 @@ def _browser_navigation(request: Request) -> bool:
     )
 
 
+#: Characters that end a path inside a message (Chinese punctuation, quotes, brackets).
+_PATH_TAIL = r"/[^\s\"'<>:：，,；;）)\]]*"
+
+
+def _server_dirs(request: Request) -> list[str]:
+    """Directories whose paths never reach a client: the uploads area and the temp dir."""
+    dirs = [str(Path(tempfile.gettempdir()).absolute())]
+    settings = getattr(request.app.state, "settings", None)
+    if settings is not None:
+        dirs.insert(0, str(UploadArea.of(settings.data_dir).root))
+        dirs.append(str(Path(settings.data_dir).absolute()))
+    return dirs
+
+
+def scrub_paths(text: str, dirs: list[str]) -> str:
+    """``text`` with every path under ``dirs`` cut to its last component: the user's own file
+    name (uploads are saved under it), never the server's directories."""
+    for directory in dirs:
+        text = re.sub(re.escape(directory) + _PATH_TAIL, lambda m: Path(m[0]).name, text)
+    return text
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridsafeError)
     if isinstance(exc, Unauthenticated) and _browser_navigation(request):
         # A page or map opened signed out leads to the sign-in form and back, not to JSON.
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
-    body: dict[str, object] = {"code": exc.code, "message": exc.message}
+    dirs = _server_dirs(request)
+    body: dict[str, object] = {"code": exc.code, "message": scrub_paths(exc.message, dirs)}
     if isinstance(exc, ImportRejected):
+
+        def clean(text: str | None) -> str | None:
+            return None if text is None else scrub_paths(text, dirs)
+
         body["problems"] = [
             {
                 "row": p.row,
                 "field": p.field,
-                "reason": p.reason,
-                "value": p.value,
+                "reason": clean(p.reason),
+                "value": clean(p.value),
                 # Every problem of the row: one round of fixes clears it.
                 "issues": [
-                    {"field": i.field, "reason": i.reason, "value": i.value} for i in p.all_issues()
+                    {"field": i.field, "reason": clean(i.reason), "value": clean(i.value)}
+                    for i in p.all_issues()
                 ],
             }
             for p in exc.problems
@@ -96,11 +130,12 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=_status(exc), headers=headers or None)
 
 
-async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
     """A value PostgreSQL refuses to store or compare (NUL byte, number out of range): the
     client's input, not a server fault."""
     assert isinstance(exc, DataError)
     reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    reason = scrub_paths(reason, _server_dirs(request))
     return JSONResponse({"code": "invalid_input", "message": reason}, status_code=400)
 
 

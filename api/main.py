@@ -35,6 +35,7 @@ from api.routers import hazards as hazard_routes
 from api.routers import inspections as inspection_records
 from api.security_headers import SecurityHeaders
 from gis.db.engine import get_engine
+from gis.io.uploads import UploadArea
 from gis.settings import Settings, get_settings
 from maps.assets import ASSET_DIR, ASSET_URL
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if getattr(app.state, "engine", None) is None:
             app.state.engine = get_engine(settings)
+        # Uploads of requests cut short by a crash or a kill: nothing else would remove them.
+        UploadArea.of(settings.data_dir).clean_stale()
         yield
 
     app = FastAPI(

@@ -87,6 +87,12 @@ class DatabaseBusy(GridsafeError):
     code = "database_busy"
 
 
+class ConfigurationError(GridsafeError):
+    """The deployment is configured unsafely (e.g. a default signing secret); not started."""
+
+    code = "configuration_error"
+
+
 class EmbeddedDatabaseError(GridsafeError):
     """The local PostgreSQL cluster could not be installed, created or started."""
 
@@ -150,3 +156,9 @@ class ImportRejected(GridsafeError):
     def __post_init__(self) -> None:
         head = f"{self.source}: " if self.source else ""
         super().__init__(f"{head}{len(self.problems)} problem(s); nothing was imported")
+
+
+class FileTooLarge(InvalidInput):
+    """An uploaded file exceeds a bound (size, rows, cells, vertices, …) before parsing starts."""
+
+    code = "file_too_large"

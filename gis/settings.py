@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gis.errors import ConfigurationError
@@ -35,6 +35,35 @@ def secret_problem(secret: str | None) -> str | None:
             f"(签名密钥过短，至少 {MIN_SECRET_BYTES} 字节)"
         )
     return None
+
+
+class UploadLimits(BaseModel):
+    """Bounds an uploaded file must meet before any parsing starts (``GRIDSAFE_UPLOAD__…``).
+
+    Generous for a county ledger (52,000 units, ~30 columns, several MB of xlsx; village
+    boundaries of a county), far below what stops the service (memory, minutes of CPU).
+    """
+
+    max_decompressed_bytes: int = Field(
+        default=200 * 1024 * 1024, description="Total unpacked size of a zip or xlsx."
+    )
+    max_members: int = Field(default=200, description="Files in a zip (a shapefile set is ~8).")
+    max_ratio: float = Field(
+        default=100.0, description="Unpacked/packed size of one member (ledgers compress ~10×)."
+    )
+    ratio_floor_bytes: int = Field(
+        default=1024 * 1024, description="Members smaller than this may compress any amount."
+    )
+    max_rows: int = Field(default=200_000, description="Data rows (features) in one file.")
+    max_cells: int = Field(default=3_000_000, description="Cells across all sheets of an xlsx.")
+    max_merged_cells: int = Field(
+        default=1_000_000, description="Cells covered by merged ranges (each one is filled)."
+    )
+    max_shared_strings_bytes: int = Field(
+        default=64 * 1024 * 1024, description="Unpacked xl/sharedStrings.xml."
+    )
+    max_vertices: int = Field(default=500_000, description="Coordinate pairs in one file.")
+    max_json_depth: int = Field(default=64, description="Nesting of arrays/objects in GeoJSON.")
 
 
 class Settings(BaseSettings):
@@ -69,6 +98,7 @@ class Settings(BaseSettings):
         gt=0,
         description="An inspection's GPS check-in farther than this from the unit is flagged.",
     )
+    upload: UploadLimits = Field(default_factory=UploadLimits)
 
     @property
     def tianditu_token(self) -> str | None:

@@ -10,12 +10,21 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 
-from gis.domain import FireKeyLevel, HazardLevel, RiskColor
+from gis.domain import FireKeyLevel, HazardLevel, PressureClass, RiskColor, RoadClass
 from gis.gcj02 import wgs_to_gcj
 from maps.basemaps import Basemap
 from maps.escaping import escape_markup as esc
-from maps.layers import GRID_LAYER, Feature, add_grid_layer, embedded, new_map
-from maps.styles import HAZARD_LEVEL_COLORS, RISK_COLORS, pipeline_style, road_style
+from maps.layers import GRID_LAYER, Feature, add_grid_layer, embedded, new_map, tooltip
+from maps.orientation import LegendEntry, finish
+from maps.styles import (
+    HAZARD_LEVEL_COLORS,
+    PRESSURE_COLORS,
+    RISK_COLORS,
+    ROAD_COLOR,
+    VILLAGE_EDGE,
+    pipeline_style,
+    road_style,
+)
 
 #: Layer key → the name shown in the layer control (also what tests assert on).
 LAYER_NAMES = {
@@ -27,6 +36,8 @@ LAYER_NAMES = {
     "key-units": "消防安全重点单位",
     "hazards": "未销号隐患",
 }
+STATION_COLOR = "#e31a1c"
+KEY_UNIT_COLOR = "#b10026"
 
 
 def shift_to_gcj02(features: Sequence[Feature]) -> list[Feature]:
@@ -55,11 +66,51 @@ def _bounds(features: Sequence[Feature]) -> list[list[float]] | None:
 def _unit_popup(p: Mapping[str, Any]) -> str:
     risk = RiskColor(p["risk_color"]).label if p.get("risk_color") else ""
     key = FireKeyLevel(p["fire_key_level"]).label if p.get("fire_key_level") != "none" else "否"
+    team = "<br>".join(f"　{esc(role)}：{esc(name)}" for role, name in p.get("team") or [])
     return (
         f"<b>{esc(p.get('name'))}</b><br>统一社会信用代码：{esc(p.get('uscc'))}<br>"
         f"行业：{esc(p.get('industry_code'))}　风险等级：{esc(risk)}<br>"
-        f"消防安全重点单位：{esc(key)}"
+        f"消防安全重点单位：{esc(key)}<br>"
+        f"责任监管人员：{esc(p.get('inspector') or '未落实')}<br>"
+        f"五包一：{('<br>' + team) if team else '未落实'}<br>"
+        f"下次检查：{esc(p.get('next_due') or '未检查过，应尽快检查')}"
     )
+
+
+def legend_for(layers: Mapping[str, Sequence[Feature]]) -> list[LegendEntry]:
+    """Legend lines for exactly the layers and classes drawn from ``layers``."""
+
+    def present(key: str, prop: str) -> set[str]:
+        return {str(f["properties"].get(prop)) for f in layers.get(key) or []}
+
+    entries = []
+    if layers.get("villages"):
+        entries.append(LegendEntry(GRID_LAYER, VILLAGE_EDGE, "area"))
+    entries += [
+        LegendEntry(f"{c.label}（{c.value}）", ROAD_COLOR, "line")
+        for c in RoadClass
+        if c.value in present("roads", "road_class")
+    ]
+    entries += [
+        LegendEntry(f"{c.label}燃气管线", PRESSURE_COLORS[c.value], "dashed")
+        for c in PressureClass
+        if c.value in present("pipelines", "pressure_class")
+    ]
+    if layers.get("fire-stations"):
+        entries.append(LegendEntry(LAYER_NAMES["fire-stations"], STATION_COLOR))
+    entries += [
+        LegendEntry(f"{c.label}单位", RISK_COLORS[c.value])
+        for c in RiskColor
+        if c.value in present("units", "risk_color")
+    ]
+    if layers.get("key-units"):
+        entries.append(LegendEntry(LAYER_NAMES["key-units"], KEY_UNIT_COLOR))
+    entries += [
+        LegendEntry(f"{c.label}隐患（未销号）", HAZARD_LEVEL_COLORS[c.value])
+        for c in HazardLevel
+        if c.value in present("hazards", "level")
+    ]
+    return entries
 
 
 def _points(
@@ -110,9 +161,10 @@ def area_map(
     for key, style, style_key in lines:
         if layers.get(key):
             folium.GeoJson(
-                embedded(layers[key], keep=(style_key,)),
+                embedded(layers[key], keep=(style_key,), escape=("name",)),
                 name=esc(LAYER_NAMES[key]),
                 style_function=style,
+                tooltip=tooltip(["name"], ["名称"]),
             ).add_to(fmap)
 
     def station_popup(p: Mapping[str, Any]) -> str:
@@ -126,14 +178,14 @@ def area_map(
         )
 
     groups: list[tuple[str, Callable[[Mapping[str, Any]], str], Callable[..., str], float]] = [
-        ("fire-stations", lambda p: "#e31a1c", station_popup, 7),
+        ("fire-stations", lambda p: STATION_COLOR, station_popup, 7),
         (
             "units",
             lambda p: RISK_COLORS.get(p.get("risk_color", "blue"), "#2c7bb6"),
             _unit_popup,
             4,
         ),
-        ("key-units", lambda p: "#b10026", _unit_popup, 7),
+        ("key-units", lambda p: KEY_UNIT_COLOR, _unit_popup, 7),
         (
             "hazards",
             lambda p: HAZARD_LEVEL_COLORS.get(p.get("level", "general"), "#f4a582"),
@@ -146,7 +198,12 @@ def area_map(
             group = folium.FeatureGroup(name=esc(LAYER_NAMES[key]))
             _points(group, layers[key], color, popup, radius)
             group.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    finish(
+        fmap,
+        legend=legend_for(layers),
+        villages=layers.get("villages") or [],
+        roads=layers.get("roads") or [],
+    )
     bounds = _bounds(layers.get("villages") or [f for fs in layers.values() for f in fs])
     if bounds:
         fmap.fit_bounds(bounds)

@@ -11,7 +11,9 @@ from gis.analysis.coverage import GapType
 from maps.area_map import _bounds, shift_to_gcj02
 from maps.basemaps import Basemap
 from maps.escaping import escape_markup as esc
-from maps.layers import Feature, add_grid_layer, new_map
+from maps.layers import GRID_LAYER, Feature, add_grid_layer, new_map
+from maps.orientation import LegendEntry, finish
+from maps.styles import VILLAGE_EDGE
 
 SITES_LAYER = "建议新增微型消防站"
 
@@ -149,7 +151,13 @@ def gap_map(
                 icon=folium.Icon(color="red", icon="fire"),
             ).add_to(group)
         group.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    legend = [LegendEntry(GRID_LAYER, VILLAGE_EDGE, "area")] if villages else []
+    legend += [
+        LegendEntry(GAP_LAYER_NAMES[t], GAP_COLORS[t]) for t in GapType if by_type.get(t.value)
+    ]
+    if sites:
+        legend.append(LegendEntry(SITES_LAYER, "#d63e2a"))
+    finish(fmap, legend=legend, villages=villages)
     bounds = _bounds(list(villages) or [f for f in gaps if f.get("geometry")])
     if bounds:
         fmap.fit_bounds(bounds)

@@ -18,17 +18,15 @@ FOOTER = "2000国家大地坐标系 · 示例数据 · 内部资料 注意保存
 
 
 def new_map(title: str, basemap: Basemap, tianditu_key: str | None) -> folium.Map:
-    """An empty map page with its basemap, a title box and the coordinate-system footer."""
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    """An empty map page with its basemap and title (``maps.orientation.finish`` adds the rest)."""
+    fmap = folium.Map(tiles=None, control_scale=False, prefer_canvas=True)
     add_basemap(fmap, basemap, tianditu_key)
     # A folium.Map always sits in a Figure; get_root is typed as returning any Element.
     cast(Figure, fmap.get_root()).html.add_child(
         folium.Element(
-            '<div style="position:fixed;top:10px;left:50px;z-index:9999;background:white;'
-            'padding:4px 10px;font-size:16px;font-weight:bold">'
-            f"{escape_markup(title)}</div>"
-            '<div style="position:fixed;bottom:22px;right:8px;z-index:9999;background:white;'
-            f'padding:2px 6px;font-size:11px">{FOOTER}</div>'
+            # Below Leaflet's controls (z-index 1000): an expanded layer list covers the title,
+            # never the reverse; its width stops short of the collapsed layer button on a phone.
+            f'<div class="gs-title">{escape_markup(title)}</div>'
         )
     )
     return fmap

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api.dependencies import AdminScopeDep, ConnDep, ScopeDep, SettingsDep, actor_of
 from gis.access import Scope, scope_clause
 from gis.db.models import Unit, Village
-from gis.errors import Forbidden, InvalidInput
+from gis.errors import FileTooLarge, Forbidden, InvalidInput
 from gis.io.exporters import SUFFIX, export_units, export_villages
+from gis.io.readers import prepare_upload
+from gis.io.uploads import UploadArea, safe_name
 from gis.workflows.imports import import_file
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api/v1", tags=["exchange"])
 
 ALLOWED_SUFFIXES = {".xlsx", ".csv", ".geojson", ".json", ".gpkg", ".zip", ".kml"}
@@ -65,49 +68,98 @@ def _town(scope: Scope, town: str | None, default: str) -> str:
     return code
 
 
+def _agree(name: str, query: T | None, form: T | None) -> T | None:
+    """A parameter given as a query parameter, a multipart field, or both with equal values
+    (compared after parsing: ``?dry_run=1`` agrees with ``-F dry_run=true``)."""
+    if query is not None and form is not None and query != form:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"查询参数 {name} 与表单字段 {name} 不一致 (query and form disagree)",
+                    "type": "value_error",
+                    "input": {"query": str(query), "form": str(form)},
+                }
+            ]
+        )
+    return query if query is not None else form
+
+
+def _flag(text: str | None) -> bool | None:
+    """A strict boolean (the pattern already refused anything but true/false/1/0)."""
+    return None if text is None else text.lower() in ("true", "1")
+
+
+def _save(upload: UploadFile, path: Path, max_bytes: int) -> None:
+    """Copy the received upload (spooled by Starlette) into the request's directory."""
+    written = 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(1 << 20):
+            written += len(chunk)
+            if written > max_bytes:
+                raise FileTooLarge(f"文件超过 {max_bytes // (1 << 20)} MB 上限")
+            out.write(chunk)
+
+
+DRY_RUN = r"^(?i:true|false|1|0)$"
+TOWN = r"^\d{12}$"
+
+
 @router.post(
     "/imports/{dataset}",
     response_model=ImportResult,
     operation_id="importDataset",
-    responses={422: {"description": "Rejected: one problem per bad row, nothing written"}},
+    responses={
+        400: {"description": "Not a readable file of its kind"},
+        413: {"description": "The file exceeds a bound (size, rows, cells, vertices, …)"},
+        422: {"description": "Rejected: one problem per bad row, nothing written"},
+    },
 )
-async def import_dataset(
+def import_dataset(
     request: Request,
     dataset: Dataset,
     conn: ConnDep,
     scope: AdminScopeDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="xlsx, csv, geojson, gpkg, kml, or zipped shp")],
-    coords: Annotated[Coords, Query(description="datum of the coordinates")] = Coords.WGS84,
-    town: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
-    dry_run: bool = False,
+    coords: Annotated[Coords | None, Query(description="datum of the coordinates")] = None,
+    town: Annotated[str | None, Query(pattern=TOWN)] = None,
+    dry_run: Annotated[
+        str | None, Query(pattern=DRY_RUN, description="validate only: true/false")
+    ] = None,
+    coords_field: Annotated[Coords | None, Form(alias="coords")] = None,
+    town_field: Annotated[str | None, Form(alias="town", pattern=TOWN)] = None,
+    dry_run_field: Annotated[str | None, Form(alias="dry_run", pattern=DRY_RUN)] = None,
 ) -> ImportResult:
-    """Validate every row, then upsert all of them in one transaction — or write nothing."""
-    town_code = _town(scope, town, settings.town_code)
-    name = Path(file.filename or "upload").name
-    suffix = Path(name).suffix.lower()
+    """Validate every row, then upsert all of them in one transaction — or write nothing.
+
+    ``coords``, ``town`` and ``dry_run`` may come as query parameters or multipart fields; given
+    both ways they must agree. The file is checked against the upload limits before it is
+    parsed, and everything it leaves on disk is removed when the request ends. A plain ``def``:
+    FastAPI runs it in a worker thread, so parsing never holds up the event loop.
+    """
+    chosen_coords = _agree("coords", coords, coords_field) or Coords.WGS84
+    town_code = _town(scope, _agree("town", town, town_field), settings.town_code)
+    is_dry_run = bool(_agree("dry_run", _flag(dry_run), _flag(dry_run_field)))
+    suffix = Path(file.filename or "").suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise InvalidInput(
             f"不支持的文件类型 {suffix or '(无扩展名)'}；可用 {sorted(ALLOWED_SUFFIXES)}"
         )
-    with tempfile.TemporaryDirectory(prefix="gridsafe-upload-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        written = 0
-        with path.open("wb") as out:
-            while chunk := await file.read(1 << 20):
-                written += len(chunk)
-                if written > settings.upload_max_bytes:
-                    raise InvalidInput(f"文件超过 {settings.upload_max_bytes // (1 << 20)} MB 上限")
-                out.write(chunk)
-        coord_arg: str | int = int(coords.value) if coords.value.isdigit() else coords.value
+    name = safe_name(file.filename, suffix)
+    with UploadArea.of(settings.data_dir).request_dir() as workdir:
+        path = workdir / name
+        _save(file, path, settings.upload_max_bytes)
+        source = prepare_upload(path, settings.upload)
+        value = chosen_coords.value
         report = import_file(
             conn,
             dataset.value,
-            path,
+            source,
             town_code=town_code,
             actor=actor_of(request, scope),
-            coords=coord_arg,
-            dry_run=dry_run,
+            coords=int(value) if value.isdigit() else value,
+            dry_run=is_dry_run,
             source_name=name,
         )
     return ImportResult(
@@ -116,7 +168,7 @@ async def import_dataset(
         inserted=report.inserted,
         updated=report.updated,
         unchanged=report.unchanged,
-        dry_run=dry_run,
+        dry_run=is_dry_run,
         summary=report.summary(),
         warnings=report.warnings,
     )

@@ -16,11 +16,14 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS
+from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import ACCEPTED_PROJECTED, STORAGE_SRID, guess_projected_srid, transformer
 from gis.errors import ImportRejected, InvalidInput, RowProblem
 from gis.gcj02 import geometry_to_wgs
+from gis.io.limits import check_archive, check_file
+from gis.settings import UploadLimits
 
 Format = Literal["xlsx", "csv", "geojson", "gpkg", "shp", "kml", "zip"]
 #: Coordinate options: "wgs84" (= CGCS2000, EPSG 4490/4326), "gcj02", "bd09", 4547 or 4526.
@@ -43,6 +46,16 @@ SUFFIX_FORMATS: dict[str, Format] = {
 #: Inside a zip, the first kind found in this order is read.
 ZIP_PREFERENCE = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".xlsx", ".csv")
 HEADER_SCAN_ROWS = 30
+#: What pyogrio raises for a file GDAL cannot open or read (pyogrio 0.13 has no DataError).
+VECTOR_ERRORS: tuple[type[Exception], ...] = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+    pyogrio.errors.CRSError,
+)
+UNREADABLE: tuple[type[Exception], ...] = (*VECTOR_ERRORS, UnicodeDecodeError)
 DEGREE_LIMIT = 1000.0
 WHOLE_ROW = "(整行)"
 
@@ -248,8 +261,15 @@ def _rows_from_grid(
 
 def _excel_grids(path: Path) -> list[tuple[str, list[tuple[int, list[Any]]]]]:
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    book = openpyxl.load_workbook(path, data_only=True)
+    try:
+        book = openpyxl.load_workbook(path, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, SyntaxError) as exc:
+        # SyntaxError covers xml.etree's ParseError (malformed XML in a part).
+        raise InvalidInput(
+            f"文件 {path.name} 不是有效的 Excel 工作簿或已损坏 (unreadable xlsx: {exc})"
+        ) from exc
     grids = []
     for sheet in book.worksheets:
         # Ledgers merge cells by village: every cell of a merged block takes its top-left value.
@@ -322,9 +342,14 @@ def read_csv(
     reader = csv.reader(io.StringIO("\n".join(lines)))
     grid: list[tuple[int, list[Any]]] = []
     start = 1
-    for record in reader:
-        grid.append((start, list(record)))
-        start = reader.line_num + 1
+    try:
+        for record in reader:
+            grid.append((start, list(record)))
+            start = reader.line_num + 1
+    except csv.Error as exc:  # NUL bytes, a field over csv.field_size_limit (128 KiB)
+        raise InvalidInput(
+            f"文件 {path.name} 第{start}行无法按 CSV 读取：{exc} (malformed CSV at line {start})"
+        ) from exc
     headers, rows = _rows_from_grid(grid, header_keys, str(path))
     other = "GBK" if encoding == "utf-8" else "UTF-8"
     reason = f"文字无法识别：不是有效的 {encoding.upper()} 编码（也不是 {other}）"
@@ -338,7 +363,10 @@ def read_csv(
 def _epsg_of(crs_text: str | None) -> int | None:
     if not crs_text:
         return None
-    crs = CRS.from_user_input(crs_text)
+    try:
+        crs = CRS.from_user_input(crs_text)
+    except CRSError as exc:
+        raise InvalidInput(f"无法识别文件中的坐标系 (unreadable CRS: {exc})") from exc
     epsg = crs.to_epsg(min_confidence=70)
     if epsg is None and crs.is_geographic:
         return STORAGE_SRID
@@ -368,11 +396,14 @@ def read_vector(path: Path, *, layer: str | None = None) -> tuple[Any, int | Non
     """A GeoDataFrame of a vector file and the EPSG code its CRS declares (if any)."""
     encoding = _shapefile_encoding(path) if path.suffix.lower() == ".shp" else None
     try:
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-    except UnicodeDecodeError:
-        frame = pyogrio.read_dataframe(path, layer=layer, encoding="GB18030")
-    except pyogrio.errors.DataError as exc:
-        raise InvalidInput(f"无法读取文件 {path.name}：{exc}") from exc
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        except UnicodeDecodeError:
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding="GB18030")
+    except UNREADABLE as exc:
+        raise InvalidInput(
+            f"无法读取文件 {path.name}：文件已损坏或不是所述格式 (unreadable: {exc})"
+        ) from exc
     crs = frame.crs.to_wkt() if frame.crs is not None else None
     return frame, _epsg_of(crs)
 
@@ -393,17 +424,50 @@ def _drop_z(geoms: Iterable[BaseGeometry | None]) -> list[BaseGeometry | None]:
     return [None if g is None else shapely.force_2d(g) for g in geoms]
 
 
-def _from_zip(path: Path, workdir: Path) -> Path:
+def unpack_zip(path: Path, workdir: Path, limits: UploadLimits, label: str | None = None) -> Path:
+    """Unpack a zip into ``workdir`` after checking its bounds; the file to import inside it.
+
+    The first kind in ZIP_PREFERENCE wins (a shapefile set keeps its siblings beside it).
+    Member names are sanitised by zipfile (no absolute paths, no ``..``).
+    """
+    label = label or path.name
+    members = check_archive(path, limits, label)
+    wanted = [m for m in members if not m.is_dir() and "__MACOSX" not in m.filename]
+    workdir.mkdir(exist_ok=True)
     with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if not n.endswith("/") and "__MACOSX" not in n]
-        archive.extractall(workdir, members=names)
+        try:
+            for member in wanted:
+                archive.extract(member, workdir)
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
+            # A CRC mismatch, an unsupported method, or sizes that lie about the data.
+            raise InvalidInput(f"文件 {label} 解压失败：{exc} (cannot unpack)") from exc
     for suffix in ZIP_PREFERENCE:
         hits = sorted(p for p in workdir.rglob("*") if p.suffix.lower() == suffix)
         if hits:
             return hits[0]
-    raise InvalidInput(
-        f"压缩包 {path.name} 中没有可导入的文件（shp、gpkg、geojson、kml、xlsx、csv）"
-    )
+    raise InvalidInput(f"压缩包 {label} 中没有可导入的文件（shp、gpkg、geojson、kml、xlsx、csv）")
+
+
+def prepare_upload(path: Path, limits: UploadLimits) -> Path:
+    """Check an uploaded file against ``limits`` before any parsing; the file to import.
+
+    A zip is checked as an archive, unpacked beside itself, and the member to import is checked
+    in turn (named "<zip> 中的 <member>" to the user).
+
+    Raises
+    ------
+    InvalidInput
+        Unsupported suffix, or a file that is not what its suffix says.
+    FileTooLarge
+        A bound of ``limits`` exceeded.
+    """
+    fmt = detect_format(path)
+    if fmt != "zip":
+        check_file(path, fmt, limits)
+        return path
+    inner = unpack_zip(path, path.parent / "unpacked", limits)
+    check_file(inner, detect_format(inner), limits, f"{path.name} 中的 {inner.name}")
+    return inner
 
 
 def read_source(
@@ -456,7 +520,9 @@ def read_source(
     fmt = fmt or detect_format(path)
     if fmt == "zip":
         with tempfile.TemporaryDirectory(prefix="gridsafe-import-") as tmp:
-            inner = _from_zip(path, Path(tmp))
+            # Unpacking is bounded on every door (the CLI too), with the default limits here:
+            # an upload was already checked against the service's own (prepare_upload).
+            inner = unpack_zip(path, Path(tmp), UploadLimits())
             table = read_source(
                 inner,
                 coords=coords,

@@ -306,9 +306,10 @@ def _hazard_photo(api: Api) -> None:
     picture = io.BytesIO()
     Image.new("RGB", (8, 8), (0, 90, 200)).save(picture, "PNG")
     with tempfile.TemporaryDirectory() as store:
-        # Handlers read the settings from app state (main's serving change), not an override.
         previous = api.app.state.settings
-        api.app.state.settings = previous.model_copy(update={"data_dir": Path(store)})
+        api.app.state.settings = Settings(
+            database_url=SETTINGS.database_url, data_dir=Path(store), secret_key=TEST_SECRET
+        )
         api.doors.mark()
         response = api.admin.post(
             f"/api/v1/hazards/{hazard_id}/photos",

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from api.dependencies import ConnDep
 from api.main import create_app
 from gis.settings import Settings
+from tests.accounts import TEST_SECRET
 
 HOLD_S = 0.3
 
@@ -29,7 +30,10 @@ def tiny_pool(db_url: str) -> Iterator[Engine]:
 
 
 def _app(engine: Engine) -> FastAPI:
-    app = create_app(Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x"), engine)
+    app = create_app(
+        Settings(database_url="postgresql+psycopg://unused@127.0.0.1/x", secret_key=TEST_SECRET),
+        engine,
+    )
 
     def hold(conn: ConnDep) -> dict[str, float]:
         return {"slept": float(conn.execute(text(f"SELECT pg_sleep({HOLD_S}), {HOLD_S}")).one()[1])}

@@ -19,7 +19,7 @@ from api.main import create_app
 from gis.access import Role
 from gis.settings import Settings
 from gis.workflows import hazard_ledger
-from tests.accounts import bearer_headers
+from tests.accounts import TEST_SECRET, bearer_headers
 from tests.conftest import DEMO_TOWN
 from tests.gis.workflows.hazard_world import make_world
 
@@ -35,6 +35,7 @@ def admin(db_engine: Engine, db_conn: Connection, store: Path) -> Iterator[TestC
         database_url="postgresql+psycopg://unused@127.0.0.1/x",
         data_dir=store,
         photo_max_bytes=200_000,
+        secret_key=TEST_SECRET,
     )
     app = create_app(settings, db_engine)
     app.dependency_overrides[get_conn] = lambda: db_conn

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import folium
 import pytest
 from folium.plugins import HeatMap
@@ -9,7 +11,7 @@ from pyproj import Geod
 
 from maps.area_map import LAYER_NAMES, area_map, shift_to_gcj02
 from maps.basemaps import Basemap, choose
-from maps.hazard_map import HEAT_LAYER, hazard_map, heat_points
+from maps.hazard_map import HEAT_LAYER, MonthSlider, hazard_map, heat_points
 
 SQUARE = {
     "type": "Feature",
@@ -98,4 +100,9 @@ def test_hazard_heat_map_weights_major_hazards() -> None:
     fmap = hazard_map(hazards, [SQUARE], title="隐患热力图")
     group = _groups(fmap)[HEAT_LAYER]
     heat = [c for c in group._children.values() if isinstance(c, HeatMap)]
-    assert len(heat) == 1 and len(heat[0].data) == 2
+    assert len(heat) == 1
+    # The points travel once, in the month slider's series ("" = every month summed).
+    slider = next(c for c in fmap._children.values() if isinstance(c, MonthSlider))
+    series = json.loads(slider.series)
+    assert sorted(series[""]) == [[34.01, 114.01, 1.0], [34.012, 114.011, 5.0]]
+    assert heat[0].get_name() == slider.heat_name
