@@ -74,12 +74,6 @@ class DatabaseUnavailable(GridsafeError):
     code = "database_unavailable"
 
 
-class ConfigurationError(GridsafeError):
-    """The deployment is configured unsafely (e.g. a default signing secret); not started."""
-
-    code = "configuration_error"
-
-
 class DatabaseBusy(GridsafeError):
     """Every database connection of this process stayed in use: the server is up but saturated,
     so the request may simply be retried (unlike :class:`DatabaseUnavailable`)."""
