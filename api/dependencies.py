@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Form, Request
 from fastapi.security import APIKeyCookie, OAuth2PasswordBearer
 from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
@@ -178,6 +178,17 @@ class Access:
     async def __call__(
         self, request: Request, conn: ConnDep, settings: SettingsDep, principal: PrincipalDep
     ) -> Scope:
+        return await self.scope_of(request, conn, settings, principal, None)
+
+    async def scope_of(
+        self,
+        request: Request,
+        conn: Connection,
+        settings: Settings,
+        principal: Principal | None,
+        submitted_csrf: str | None,
+    ) -> Scope:
+        """Authenticate and authorise; ``submitted_csrf`` is a form's token (else the header's)."""
         # async: only a county office's scope needs the database (its towns), so the other
         # roles are answered in the event loop without a hop to a worker thread.
         if principal is None:
@@ -193,8 +204,26 @@ class Access:
         if self.write and scope.read_only:
             raise Forbidden(f"{principal.role.label}账号为只读，不能修改数据 (read-only account)")
         if request.method not in SAFE_METHODS and request.state.credential == "cookie":
-            check_csrf(request, settings, None)
+            check_csrf(request, settings, submitted_csrf)
         return scope
+
+
+class FormAccess(Access):
+    """An ``Access`` rule for HTML form posts: the CSRF token comes in the form's own field.
+
+    A plain form cannot send headers, so the token the page rendered into ``csrf_token`` is
+    checked instead (still bound to the session, see api/security.py).
+    """
+
+    async def __call__(
+        self,
+        request: Request,
+        conn: ConnDep,
+        settings: SettingsDep,
+        principal: PrincipalDep,
+        csrf_token: Annotated[str, Form(max_length=200)] = "",
+    ) -> Scope:
+        return await self.scope_of(request, conn, settings, principal, csrf_token or None)
 
 
 STAFF_ROLES = frozenset(Role) - {Role.PUBLIC}

@@ -6,6 +6,7 @@ import re
 import tempfile
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse
 
 from gis.errors import (
     ConfigurationError,
@@ -64,6 +66,15 @@ def _status(exc: GridsafeError) -> int:
     return 400
 
 
+def _browser_navigation(request: Request) -> bool:
+    """A person's browser opening a page (not a script calling the API): it asks for HTML."""
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith("/api/")
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
 #: Characters that end a path inside a message (Chinese punctuation, quotes, brackets).
 _PATH_TAIL = r"/[^\s\"'<>:：，,；;）)\]]*"
 
@@ -86,8 +97,12 @@ def scrub_paths(text: str, dirs: list[str]) -> str:
     return text
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridsafeError)
+    if isinstance(exc, Unauthenticated) and _browser_navigation(request):
+        # A page or map opened signed out leads to the sign-in form and back, not to JSON.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
     dirs = _server_dirs(request)
     body: dict[str, object] = {"code": exc.code, "message": scrub_paths(exc.message, dirs)}
     if isinstance(exc, ImportRejected):
@@ -142,7 +157,7 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+async def _pool_exhausted(request: Request, exc: Exception) -> Response:
     """No pooled connection came free in time: saturation, not an outage (the database is up)."""
     return await _domain_error(request, DatabaseBusy(BUSY_MESSAGE))
 

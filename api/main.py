@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.pages import PAGE_ASSET_DIR
 from api.routers import (
     accounts,
     audit,
@@ -24,6 +25,9 @@ from api.routers import (
     inspection_routes,
     layers,
     maps,
+    pages_hazards,
+    pages_home,
+    pages_units,
     reports,
     templates,
     web,
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Added last, so outermost: the 413 of BodySizeLimit carries the headers too.
     app.add_middleware(SecurityHeaders)
     app.mount(ASSET_URL, StaticFiles(directory=ASSET_DIR), name="map-assets")
+    app.mount("/static/pages", StaticFiles(directory=PAGE_ASSET_DIR), name="page-assets")
     install_docs(app)
     app.include_router(health.router)
     app.include_router(layers.router)
@@ -89,4 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(hazard_routes.router)
     app.include_router(inspection_records.router)
     app.include_router(web.router)
+    app.include_router(pages_home.router)
+    app.include_router(pages_units.router)
+    app.include_router(pages_hazards.router)
     return app

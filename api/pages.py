@@ -20,6 +20,8 @@ from api.security_headers import csp_nonce
 from maps.escaping import escape_markup
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+#: The pages' one stylesheet, served by gridsafe itself at ``/static`` (no CDN).
+PAGE_ASSET_DIR = Path(__file__).resolve().parent / "static"
 
 
 def _finalize(value: Any) -> Any:

@@ -35,7 +35,7 @@ from gis.workflows.sign_in import authenticate
 
 router = APIRouter(tags=["web"], include_in_schema=False)
 
-HOME = "/account"
+HOME = "/home"
 
 
 def _safe_next(target: str | None) -> str:
@@ -119,7 +119,10 @@ def login_submit(
             headers={"Retry-After": str(outcome.retry_after)} if throttled else None,
         )
     token, claims = issue_for(conn, outcome.principal, settings.signing_secret())
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if target == HOME and outcome.principal.role is Role.PUBLIC:
+        target = "/account"  # no public home page is built yet: the account card, not a 403
+    response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token, settings)
     # The session's own CSRF token: the pre-session one is worthless from now on.
     set_csrf_cookie(response, session_csrf_token(settings, claims.jti), settings)
@@ -130,7 +133,7 @@ def login_submit(
 def account_page(request: Request, conn: ConnDep, settings: SettingsDep) -> Response:
     principal = _session(request, conn, settings)
     if principal is None:
-        return RedirectResponse(f"/login?next={HOME}", status_code=303)
+        return RedirectResponse("/login?next=/account", status_code=303)
     scope = scope_for(conn, principal)
     row = get_account(conn, Scope.unrestricted(), principal.account_id)
     token, presession = csrf_token_for(request, settings)

@@ -69,6 +69,7 @@ SETTINGS = Settings(secret_key=TEST_SECRET, database_url="postgresql+psycopg://u
 OPEN_ROUTES = {
     ("GET", "/health"): "liveness and schema revision; no town data",
     ("POST", "/api/v1/auth/token"): "sign-in itself",
+    ("GET", "/"): "redirects to /login or /home; reads nothing but the caller's own credentials",
     ("GET", "/login"): "sign-in form",
     ("POST", "/login"): "sign-in form (CSRF-checked; tests/api/test_auth.py)",
     ("POST", "/logout"): "signs the cookie's own session out (CSRF-checked)",

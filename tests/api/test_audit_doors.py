@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,6 +322,39 @@ def _hazard_photo(api: Api) -> None:
     assert entry["after"]["photo"] == response.json()["sha256"]
 
 
+def _page_hazard_move(api: Api) -> None:
+    """The hazard list's button: a form post with the session's CSRF field."""
+    hazard_id = _hazard_in(api, "reported")
+    version = api.conn.execute(
+        text("SELECT version FROM hazards WHERE id = :id"), {"id": hazard_id}
+    ).scalar_one()
+    with TestClient(api.app, follow_redirects=False) as web:
+        api.web_login(web, api.admin_name)
+        api.doors.mark()
+        form = {"verb": "confirm", "version": version, "csrf_token": web.cookies.get(CSRF_COOKIE)}
+        done = web.post(f"/hazards/{hazard_id}/move", data=form)
+    assert done.status_code == 303 and "message=" in done.headers["location"], done.text
+    api.doors.expect("confirm", "hazards", api.admin_name, key=hazard_id)
+
+
+def _page_inspection(api: Api) -> None:
+    """The checklist page's form: the inspection (and its hazard) audited by the workflow."""
+    unit = api.conn.execute(
+        text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": DEMO_TOWN}
+    ).scalar_one()
+    with TestClient(api.app, follow_redirects=False) as web:
+        api.web_login(web, api.admin_name)
+        page = web.get(f"/units/{unit}/inspect").text
+        hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
+        numbers = sorted({int(n) for n in re.findall(r'name="item_(\d+)"', page)})
+        form = {f"item_{n}": "ok" for n in numbers} | {"item_1": "hazard", "note_1": "堵塞"}
+        form |= {"inspectors": "甲", "explained": "讲解", "unit_signer": "乙"}
+        api.doors.mark()
+        done = web.post(f"/units/{unit}/inspect", data={**hidden, **form})
+    assert done.status_code == 303, done.text[:300]
+    api.doors.expect("create", "inspections", api.admin_name)
+
+
 def _inspection(api: Api) -> None:
     unit = api.conn.execute(
         text("SELECT id FROM units WHERE town_code = :t ORDER BY id LIMIT 1"), {"t": DEMO_TOWN}
@@ -416,6 +450,8 @@ API_DOORS: dict[tuple[str, str], Callable[[Api], None]] = {
     ("POST", "/api/v1/hazards"): _report_hazard,
     ("POST", "/api/v1/hazards/{hazard_id}/photos"): _hazard_photo,
     ("POST", "/api/v1/inspections"): _inspection,
+    ("POST", "/hazards/{hazard_id}/move"): _page_hazard_move,
+    ("POST", "/units/{unit_id}/inspect"): _page_inspection,
     ("POST", "/api/v1/routes"): _plan_route,
     ("POST", "/api/v1/draws"): _draw,
     ("POST", "/api/v1/draws/{draw_id}/verify"): _verify_draw,

@@ -233,7 +233,7 @@ def test_web_login_sets_a_safe_session_cookie(api_app: FastAPI, db_conn: Connect
             },
         )
         assert response.status_code == 303
-        assert response.headers["location"] == "/account"  # no open redirect
+        assert response.headers["location"] == "/home"  # no open redirect
         cookies = response.headers.get_list("set-cookie")
         session = next(c for c in cookies if c.startswith(SESSION_COOKIE + "="))
         assert "HttpOnly" in session and "SameSite=lax" in session and "Path=/" in session

@@ -34,11 +34,11 @@ def _horizontal_overflow(visit: Visit) -> int:
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESK], ids=["phone", "desk"])
-def test_sign_in_lands_on_the_account_page(
+def test_sign_in_lands_on_the_home_page(
     visit: VisitFn, live_service: LiveService, viewport: dict[str, int]
 ) -> None:
     seen = visit(Role.TOWN_ADMIN, viewport=viewport)
-    assert seen.page.url.endswith("/account"), seen.page.url
+    assert seen.page.url.endswith("/home"), seen.page.url
     assert "镇安委办" in seen.page.inner_text("body")
     assert _horizontal_overflow(seen) <= 0
     assert seen.foreign_requests() == [] and seen.errors == []
