@@ -37,6 +37,7 @@ from tests.conftest import DEMO_TOWN
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_DB = "gridsafe_browser"
 PASSWORD = "browser-test-" + secrets.token_hex(8)
+DEMO_COUNTY = "411003000000"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1366, "height": 900}
 #: Flags for a closed network: no background fetches the machine would refuse (see env notes).
@@ -92,7 +93,7 @@ class LiveService:
         username = f"browser-{role.value}-{len(self.accounts)}".replace("_", "-")
         fields: dict[str, Any] = {"town_code": DEMO_TOWN, **area}
         if role is Role.COUNTY_OFFICE:
-            fields = {"county_code": DEMO_TOWN[:6], **area}
+            fields = {"county_code": DEMO_COUNTY, **area}
         with self.engine.begin() as conn:
             create_account(
                 conn,
