@@ -270,3 +270,25 @@ def test_the_stylesheet_is_served_by_gridsafe(anonymous: TestClient) -> None:
     css = anonymous.get("/static/pages/pages.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert anonymous.get("/static/docs/swagger-ui.css").status_code == 200  # not shadowed
+
+
+def test_signed_off_hazards_are_never_shown_overdue(
+    client: TestClient, db_conn: Connection
+) -> None:
+    """A past deadline marks an open hazard 已逾期, never a signed-off or rejected one."""
+    past = db_conn.execute(
+        select(Hazard.id)
+        .where(Hazard.town_code == DEMO_TOWN, Hazard.deadline < func.current_date())
+        .order_by(Hazard.id)
+        .limit(2)
+    ).scalars()
+    for hazard_id, status in zip(past, (HazardStatus.CLOSED, HazardStatus.REJECTED), strict=True):
+        db_conn.execute(
+            Hazard.__table__.update().where(Hazard.id == hazard_id).values(status=status)
+        )
+    for status in (HazardStatus.CLOSED, HazardStatus.REJECTED):
+        page = client.get("/hazards", params={"status": status.value}).text
+        assert "期限 " in page and "（已逾期）" not in page, status
+    # The demo year is long past: its hazards still under rectification are all overdue.
+    rectifying = client.get("/hazards", params={"status": HazardStatus.RECTIFYING.value}).text
+    assert "（已逾期）" in rectifying
