@@ -110,7 +110,10 @@ def _retry_after(conn: Connection, client: str, now: dt.datetime) -> int:
     start = conn.execute(
         select(LoginThrottle.window_start).where(LoginThrottle.client == client)
     ).scalar_one()
-    return max(1, math.ceil((start + THROTTLE_WINDOW - now).total_seconds()))
+    # ``now`` was read before this request waited for the row's lock, so a window opened by a
+    # request that read its clock later can end more than one window after ``now``: clamp.
+    left = math.ceil((start + THROTTLE_WINDOW - now).total_seconds())
+    return min(max(1, left), int(THROTTLE_WINDOW.total_seconds()))
 
 
 def _take_account_slot(conn: Connection, username: str, now: dt.datetime) -> Row[Any] | None:
