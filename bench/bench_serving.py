@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -165,7 +166,13 @@ def main() -> int:
         admin, county = _accounts(url)
 
         port, static_port = _free_port(), _free_port()
-        env = {**os.environ, "GRIDSAFE_DATABASE_URL": url, "GRIDSAFE_MODE": "development"}
+        env = {
+            **os.environ,
+            "GRIDSAFE_DATABASE_URL": url,
+            "GRIDSAFE_MODE": "development",
+            # The service refuses to start without a real signing key (a throwaway one here).
+            "GRIDSAFE_SECRET_KEY": secrets.token_urlsafe(48),
+        }
         cmd = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1"]
         cmd += ["--port", str(port)]
         if args.workers != 1:
